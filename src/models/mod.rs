@@ -1,0 +1,1 @@
+//! Typed models of the API's answers and of snapshot records.
