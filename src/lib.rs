@@ -1,12 +1,104 @@
-//! Typed async client for the RST Cloud Threat Feed API v1.
+//! A typed async client for the [RST Cloud] Threat Feed API v1.
+//!
+//! The crate covers every endpoint of the API: the daily snapshots of the four feeds
+//! (IP addresses, domains, URLs, file hashes) streamed as typed records, real-time
+//! indicator lookups, submissions and false-positive reports, WHOIS, and the key check.
+//!
+//! [RST Cloud]: https://www.rstcloud.com
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use rstcloud::{Client, IpRecord, Lookup, SnapshotDate};
+//!
+//! # async fn run() -> rstcloud::Result<()> {
+//! // Reads RST_API_KEY (and RST_API_URL, when set).
+//! let client = Client::from_env()?;
+//!
+//! let check = client.auth_check().await?;
+//! println!("key is valid: {}", check.is_valid());
+//!
+//! // Today's IP feed, record by record: never held in memory as a whole.
+//! let mut records = client.records::<IpRecord>(SnapshotDate::Latest).await?;
+//! while let Some(record) = records.next().await {
+//!     let record = record?;
+//!     if record.score_total() >= Some(50) {
+//!         println!("block {}", record.ip.v4);
+//!     }
+//! }
+//!
+//! match client.lookup("45.83.122.166").await? {
+//!     Lookup::Found(found) => println!("known, score {:?}", found.score_total()),
+//!     Lookup::NotFound { value } => println!("{value} is not in the feeds"),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Snapshots
+//!
+//! [`Client::records`] fetches a feed's snapshot and yields its records as a
+//! [`futures_core::Stream`] of `Result<T>`, where `T` is one of [`IpRecord`],
+//! [`DomainRecord`], [`UrlRecord`] and [`HashRecord`]. The API redirects the download
+//! to a storage host: the client follows that redirect itself and never sends the API
+//! key there. The body is inflated as it arrives (every gzip member, recognised by its
+//! magic bytes whatever the headers say) on a blocking thread, while the records are
+//! parsed on the caller's task.
+//!
+//! A record that cannot be parsed is an error item naming its line and field, and the
+//! stream goes on; a body that is cut short or corrupt ends with an error item, never
+//! as if it were complete. CSV snapshots are read with [`Client::csv_rows`], and any
+//! snapshot can be written to disk with [`Client::download_to_file`], whole or not at
+//! all. [`Client::snapshot_info`] reads the newest snapshot's metadata without
+//! downloading it.
+//!
+//! # Lookups, submissions, WHOIS
+//!
+//! [`Client::lookup`] returns [`Lookup::Found`] or [`Lookup::NotFound`]: the API answers
+//! an unknown indicator with `200` and an error field, which is an outcome, not an
+//! error. [`Client::lookup_many`] looks up many at once over shared connections.
+//! Values are checked before any request ([`Indicator`]), so a typo spends no quota.
+//! [`Client::submit`] and [`Client::report_false_positive`] send one indicator each and
+//! are never retried. [`Client::whois`] and [`Client::whois_raw`] read WHOIS records.
+//!
+//! # Errors
+//!
+//! Every call returns this crate's [`enum@Error`], split by where the call failed; see its
+//! documentation. [`Error::is_auth`], [`Error::is_not_found`], [`Error::is_retryable`]
+//! and [`Error::status`] answer the usual questions. The API key never appears in any
+//! error, `Debug` output or log line.
+//!
+//! # Retries and timeouts
+//!
+//! Idempotent calls are retried on throttling, gateway errors, failed connections and
+//! timeouts, with capped exponential backoff and `Retry-After` honoured; see
+//! [`RetryPolicy`]. Short calls have a total timeout; snapshot bodies have a per-read
+//! timeout instead, so a long but moving download never times out.
+//!
+//! # Feature flags
+//!
+//! - `rustls` (default): TLS through rustls.
+//! - `native-tls`: TLS through the platform's library.
+//! - `sandbox`: [`sandbox::Sandbox`], a local server that speaks this API and serves
+//!   real published feed records, for testing code built on this crate.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod client;
 pub mod error;
 pub mod feed;
+mod indicator;
 pub mod models;
+mod retry;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod snapshot;
 
+pub use client::{
+    Client, ClientBuilder, DEFAULT_BASE_URL, Download, SaveAs, SavedSnapshot, SnapshotInfo,
+};
 pub use error::{ApiErrorBody, Error, Result, SnapshotError, TimeoutKind};
 pub use feed::{Feed, Format, SnapshotDate};
+pub use indicator::{Indicator, IndicatorKind};
+pub use retry::RetryPolicy;
+pub use snapshot::{CsvRow, CsvRows, Progress, RecordReader, Records};

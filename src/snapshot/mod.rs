@@ -1,0 +1,544 @@
+//! Snapshot bodies as streams: typed NDJSON records and CSV rows.
+//!
+//! A snapshot is decompressed and split on a blocking thread while the caller's task
+//! parses the records, so inflating and parsing overlap. Both ends are bounded: a slow
+//! consumer holds back the download instead of piling up memory.
+
+mod decode;
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+use futures_core::Stream;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+
+use crate::error::{Error, SnapshotError};
+
+pub use decode::RecordReader;
+pub(crate) use decode::{Carried, classify_io, open_gzip};
+use decode::{LineReader, parse_line};
+
+/// The default limit on the length of one snapshot line: 16 MiB.
+///
+/// Real records are a few kilobytes at most; the limit only stops a damaged or hostile
+/// body from exhausting memory. It can be changed with
+/// [`ClientBuilder::max_line_length`](crate::ClientBuilder::max_line_length).
+pub const DEFAULT_MAX_LINE_LENGTH: usize = 16 * 1024 * 1024;
+
+/// Compressed chunks waiting for the inflater.
+const BODY_CHANNEL: usize = 16;
+/// Batches of lines waiting for the parser.
+const BATCH_CHANNEL: usize = 4;
+/// The size a batch of lines grows to before it is handed to the parser.
+const BATCH_BYTES: usize = 256 * 1024;
+/// CSV rows in one batch.
+const CSV_BATCH_ROWS: usize = 512;
+
+/// A snapshot body as it arrives from the network.
+pub(crate) type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+
+/// How far a snapshot download has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Compressed bytes received so far.
+    pub bytes: u64,
+    /// The compressed size, when the storage host announced it.
+    pub total_bytes: Option<u64>,
+    /// Records (or CSV rows) handed to the caller so far, errors not counted.
+    pub records: u64,
+}
+
+/// Counters shared between the download, the decoder and the stream.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    bytes: AtomicU64,
+    total: AtomicU64,
+    records: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn new(total: Option<u64>) -> Arc<Counters> {
+        let counters = Counters::default();
+        counters.total.store(total.unwrap_or(u64::MAX), Ordering::Relaxed);
+        Arc::new(counters)
+    }
+
+    pub(crate) fn add_bytes(&self, n: usize) {
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Progress {
+        let total = self.total.load(Ordering::Relaxed);
+        Progress {
+            bytes: self.bytes.load(Ordering::Relaxed),
+            total_bytes: (total != u64::MAX).then_some(total),
+            records: self.records.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What the decoder thread sends to the stream.
+enum Message<T> {
+    Batch(T),
+    /// A problem with one part of the body; reading goes on.
+    Skipped(Error),
+    /// A problem that stops the body; nothing follows.
+    Failed(Error),
+    /// The body was read to its end; without this, a closed channel is a failure.
+    End,
+}
+
+/// Feeds body chunks from an async stream to the blocking decoder.
+struct ChannelReader {
+    rx: mpsc::Receiver<Result<Bytes, Error>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(e)) => return Err(Carried::into_io(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current.advance(n);
+        Ok(n)
+    }
+}
+
+/// Starts pumping `body` into a reader that a blocking thread runs `work` on.
+fn spawn_decoder<T, F>(mut body: BodyStream, counters: Arc<Counters>, work: F) -> mpsc::Receiver<Message<T>>
+where
+    T: Send + 'static,
+    F: FnOnce(ChannelReader, &mpsc::Sender<Message<T>>) + Send + 'static,
+{
+    let (body_tx, body_rx) = mpsc::channel(BODY_CHANNEL);
+    let (out_tx, out_rx) = mpsc::channel(BATCH_CHANNEL);
+
+    tokio::spawn(async move {
+        while let Some(chunk) = body.next().await {
+            let failed = chunk.is_err();
+            if let Ok(bytes) = &chunk {
+                counters.add_bytes(bytes.len());
+            }
+            // A closed channel means the caller dropped the stream: stop downloading.
+            if body_tx.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+
+    tokio::task::spawn_blocking(move || {
+        let reader = ChannelReader {
+            rx: body_rx,
+            current: Bytes::new(),
+        };
+        work(reader, &out_tx);
+    });
+
+    out_rx
+}
+
+/// Lines of decompressed text, stored back to back in one buffer.
+struct LineBatch {
+    text: Vec<u8>,
+    lines: Vec<(u64, usize, usize)>,
+}
+
+fn line_worker(reader: ChannelReader, out: &mpsc::Sender<Message<LineBatch>>, max_line: usize) {
+    let send = |message| out.blocking_send(message).is_ok();
+    let text = match open_gzip(reader) {
+        Ok(text) => text,
+        Err(e) => {
+            send(Message::Failed(e));
+            return;
+        }
+    };
+    let mut lines = LineReader::new(text, max_line);
+    let new_batch = || LineBatch {
+        text: Vec::with_capacity(BATCH_BYTES + 4096),
+        lines: Vec::with_capacity(512),
+    };
+    let mut batch = new_batch();
+    loop {
+        let start = batch.text.len();
+        match lines.next_line(&mut batch.text) {
+            Ok(Some(line)) => {
+                batch.lines.push((line, start, batch.text.len()));
+                if batch.text.len() >= BATCH_BYTES
+                    && !send(Message::Batch(std::mem::replace(&mut batch, new_batch())))
+                {
+                    return;
+                }
+            }
+            Ok(None) => {
+                if !batch.lines.is_empty() && !send(Message::Batch(batch)) {
+                    return;
+                }
+                send(Message::End);
+                return;
+            }
+            Err(e) => {
+                batch.text.truncate(start);
+                let go_on = matches!(e, Error::Snapshot(SnapshotError::LineTooLong { .. }));
+                if !batch.lines.is_empty()
+                    && !send(Message::Batch(std::mem::replace(&mut batch, new_batch())))
+                {
+                    return;
+                }
+                let message = if go_on {
+                    Message::Skipped(e)
+                } else {
+                    Message::Failed(e)
+                };
+                if !send(message) || !go_on {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The records of a JSON snapshot, as a [`Stream`] of `Result<T>`.
+///
+/// Items come in file order. A record that fails to parse is an
+/// [`Error::Decode`] item naming its line and field, and the stream goes on with the next
+/// one. A line over the length limit is an [`SnapshotError::LineTooLong`] item, and the
+/// stream goes on too. Anything that stops the body (a network failure, a timeout, a
+/// truncated or corrupt gzip stream, a body that is not gzip) is the last item: the
+/// stream never ends cleanly on a body that did not end cleanly.
+pub struct Records<T> {
+    rx: mpsc::Receiver<Message<LineBatch>>,
+    batch: Option<LineBatch>,
+    next: usize,
+    pending: VecDeque<Result<T, Error>>,
+    parsed: Vec<Result<T, Error>>,
+    what: &'static str,
+    counters: Arc<Counters>,
+    finished: bool,
+}
+
+impl<T: DeserializeOwned> Records<T> {
+    pub(crate) fn spawn(
+        body: BodyStream,
+        counters: Arc<Counters>,
+        max_line: usize,
+        what: &'static str,
+    ) -> Self {
+        let rx = spawn_decoder(body, counters.clone(), move |reader, out| {
+            line_worker(reader, out, max_line)
+        });
+        Records {
+            rx,
+            batch: None,
+            next: 0,
+            pending: VecDeque::new(),
+            parsed: Vec::new(),
+            what,
+            counters,
+            finished: false,
+        }
+    }
+
+    /// How far the download has come.
+    pub fn progress(&self) -> Progress {
+        self.counters.snapshot()
+    }
+
+    /// Parses the next line of the current batch into `pending`; false when the batch is
+    /// used up.
+    fn parse_next_line(&mut self) -> bool {
+        let Some(batch) = &self.batch else {
+            return false;
+        };
+        let Some(&(line, start, end)) = batch.lines.get(self.next) else {
+            self.batch = None;
+            return false;
+        };
+        self.next += 1;
+        parse_line(&batch.text[start..end], line, self.what, &mut self.parsed);
+        let ok = self.parsed.iter().filter(|r| r.is_ok()).count() as u64;
+        self.counters.records.fetch_add(ok, Ordering::Relaxed);
+        self.pending.extend(self.parsed.drain(..));
+        true
+    }
+}
+
+impl<T: DeserializeOwned> Stream for Records<T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(item) = this.pending.pop_front() {
+                return Poll::Ready(Some(item));
+            }
+            if this.parse_next_line() {
+                continue;
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match this.rx.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Message::Batch(batch))) => {
+                    this.batch = Some(batch);
+                    this.next = 0;
+                }
+                Poll::Ready(Some(Message::Skipped(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Message::Failed(e))) => {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(Some(Message::End)) => this.finished = true,
+                Poll::Ready(None) => {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(decoder_stopped())));
+                }
+            }
+        }
+    }
+}
+
+impl<T> Unpin for Records<T> {}
+
+impl<T> std::fmt::Debug for Records<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records")
+            .field("what", &self.what)
+            .field("progress", &self.counters.snapshot())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The decoder thread went away without saying the body ended; say so rather than end
+/// the stream as if the snapshot were complete.
+fn decoder_stopped() -> Error {
+    Error::Io(io::Error::other(
+        "the snapshot decoder stopped before the end of the body",
+    ))
+}
+
+/// One row of a CSV snapshot, its values keyed by the header row.
+///
+/// No layout of the CSV snapshots is published, so rows are not typed: read the columns
+/// you need by name. Lists are written the way Python writes them (`['c2', 'malware']`);
+/// [`CsvRow::list`] reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvRow {
+    headers: Arc<csv::StringRecord>,
+    values: csv::StringRecord,
+    line: u64,
+}
+
+impl CsvRow {
+    /// The value of `column`, or `None` when the header has no such column.
+    pub fn get(&self, column: &str) -> Option<&str> {
+        let index = self.headers.iter().position(|h| h == column)?;
+        self.values.get(index)
+    }
+
+    /// The value of `column` read as a list written like `['a', 'b']`; a plain value is
+    /// a list of one, an empty value or `[]` an empty list.
+    pub fn list(&self, column: &str) -> Option<Vec<String>> {
+        self.get(column).map(parse_python_list)
+    }
+
+    /// The column names, in file order.
+    pub fn headers(&self) -> impl Iterator<Item = &str> {
+        self.headers.iter()
+    }
+
+    /// Pairs of column name and value, in file order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().zip(self.values.iter())
+    }
+
+    /// The row as an owned map from column name to value.
+    pub fn to_map(&self) -> HashMap<String, String> {
+        self.iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    /// The line of the file the row starts on, counted from 1 (the header is line 1).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+/// Reads a list written the way Python prints one: `['generic', 'phishing']`.
+fn parse_python_list(value: &str) -> Vec<String> {
+    let value = value.trim();
+    let inner = value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(value);
+    inner
+        .split(',')
+        .map(|item| item.trim().trim_matches(|c| c == '\'' || c == '"').to_owned())
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+fn csv_worker(reader: ChannelReader, out: &mpsc::Sender<Message<Vec<Result<CsvRow, Error>>>>) {
+    let send = |message| out.blocking_send(message).is_ok();
+    let text = match open_gzip(reader) {
+        Ok(text) => text,
+        Err(e) => {
+            send(Message::Failed(e));
+            return;
+        }
+    };
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text);
+    let headers = match reader.headers() {
+        Ok(headers) => Arc::new(headers.clone()),
+        Err(e) => {
+            send(Message::Failed(csv_error(e).0));
+            return;
+        }
+    };
+    let mut batch = Vec::with_capacity(CSV_BATCH_ROWS);
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => batch.push(Ok(CsvRow {
+                headers: headers.clone(),
+                values: record.clone(),
+                line: record.position().map_or(0, |p| p.line()),
+            })),
+            Ok(false) => {
+                if !batch.is_empty() && !send(Message::Batch(batch)) {
+                    return;
+                }
+                send(Message::End);
+                return;
+            }
+            Err(e) => {
+                let (error, fatal) = csv_error(e);
+                if fatal {
+                    if send(Message::Batch(batch)) {
+                        send(Message::Failed(error));
+                    }
+                    return;
+                }
+                batch.push(Err(error));
+            }
+        }
+        if batch.len() >= CSV_BATCH_ROWS
+            && !send(Message::Batch(std::mem::replace(
+                &mut batch,
+                Vec::with_capacity(CSV_BATCH_ROWS),
+            )))
+        {
+            return;
+        }
+    }
+}
+
+/// Sorts a CSV error into a crate error and whether reading can go on.
+fn csv_error(error: csv::Error) -> (Error, bool) {
+    let line = error.position().map(|p| p.line());
+    match error.into_kind() {
+        csv::ErrorKind::Io(e) => (classify_io(e), true),
+        kind => {
+            let message = match line {
+                Some(line) => format!("line {line}: {kind:?}"),
+                None => format!("{kind:?}"),
+            };
+            (SnapshotError::Csv(message).into(), false)
+        }
+    }
+}
+
+/// The rows of a CSV snapshot, as a [`Stream`] of `Result<CsvRow>`.
+///
+/// A malformed row is an error item and the stream goes on; anything that stops the body
+/// is the last item, as for [`Records`].
+pub struct CsvRows {
+    rx: mpsc::Receiver<Message<Vec<Result<CsvRow, Error>>>>,
+    pending: VecDeque<Result<CsvRow, Error>>,
+    counters: Arc<Counters>,
+    finished: bool,
+}
+
+impl CsvRows {
+    pub(crate) fn spawn(body: BodyStream, counters: Arc<Counters>) -> Self {
+        let rx = spawn_decoder(body, counters.clone(), csv_worker);
+        CsvRows {
+            rx,
+            pending: VecDeque::new(),
+            counters,
+            finished: false,
+        }
+    }
+
+    /// How far the download has come.
+    pub fn progress(&self) -> Progress {
+        self.counters.snapshot()
+    }
+}
+
+impl Stream for CsvRows {
+    type Item = Result<CsvRow, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(item) = this.pending.pop_front() {
+                if item.is_ok() {
+                    this.counters.records.fetch_add(1, Ordering::Relaxed);
+                }
+                return Poll::Ready(Some(item));
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match this.rx.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Message::Batch(rows))) => this.pending.extend(rows),
+                Poll::Ready(Some(Message::Skipped(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Message::Failed(e))) => {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(Some(Message::End)) => this.finished = true,
+                Poll::Ready(None) => {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(decoder_stopped())));
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for CsvRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvRows")
+            .field("progress", &self.counters.snapshot())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_lists_read_as_lists() {
+        assert_eq!(parse_python_list("['generic', 'phishing']"), vec!["generic", "phishing"]);
+        assert_eq!(parse_python_list("[]"), Vec::<String>::new());
+        assert_eq!(parse_python_list("spam"), vec!["spam"]);
+    }
+}
