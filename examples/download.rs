@@ -32,7 +32,9 @@ async fn run() -> rstcloud::Result<()> {
         std::process::exit(2);
     };
     let feed: Feed = feed.parse()?;
-    let date: SnapshotDate = args.get(1).map_or(Ok(SnapshotDate::Latest), |d| d.parse())?;
+    let date: SnapshotDate = args
+        .get(1)
+        .map_or(Ok(SnapshotDate::Latest), |d| d.parse())?;
     let format: Format = args.get(2).map_or(Ok(Format::Json), |f| f.parse())?;
     let save_as = if decompress {
         SaveAs::Decompressed

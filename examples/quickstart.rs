@@ -92,8 +92,14 @@ async fn run() -> rstcloud::Result<()> {
         println!("\nWHOIS of {domain}");
         println!("  registrar   {}", whois.registrar().unwrap_or("unknown"));
         println!("  registrant  {}", whois.registrant().unwrap_or("unknown"));
-        println!("  created     {}", whois.created_on.as_deref().unwrap_or("unknown"));
-        println!("  expires     {}", whois.expires_on.as_deref().unwrap_or("unknown"));
+        println!(
+            "  created     {}",
+            whois.created_on.as_deref().unwrap_or("unknown")
+        );
+        println!(
+            "  expires     {}",
+            whois.expires_on.as_deref().unwrap_or("unknown")
+        );
     }
     Ok(())
 }
@@ -140,7 +146,11 @@ async fn summarise<T: FeedRecord>(client: &Client) -> rstcloud::Result<Summary> 
     scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     scored.truncate(5);
 
-    println!("\n{} feed: {count} records{}", T::FEED, skipped_note(skipped));
+    println!(
+        "\n{} feed: {count} records{}",
+        T::FEED,
+        skipped_note(skipped)
+    );
     println!("  by tag       {}", top_counts(tags, 6));
     println!("  top threats  {}", top_counts(threats, 5));
     println!("  highest scores");

@@ -193,7 +193,10 @@ impl ClientBuilder {
             return Err(Error::invalid_input("API key", "the API key is empty"));
         }
         let mut key_header = HeaderValue::from_str(trimmed).map_err(|_| {
-            Error::invalid_input("API key", "the API key has characters a header cannot carry")
+            Error::invalid_input(
+                "API key",
+                "the API key has characters a header cannot carry",
+            )
         })?;
         key_header.set_sensitive(true);
 
@@ -291,11 +294,12 @@ impl SnapshotInfo {
         if let Ok(seconds) = raw.parse::<i64>() {
             return OffsetDateTime::from_unix_timestamp(seconds).ok();
         }
-        if let Ok(at) = OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
-        {
+        if let Ok(at) = OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339) {
             return Some(at);
         }
-        httpdate::parse_http_date(raw).ok().map(OffsetDateTime::from)
+        httpdate::parse_http_date(raw)
+            .ok()
+            .map(OffsetDateTime::from)
     }
 }
 
@@ -456,20 +460,33 @@ async fn save_body(
             .prefix(".rstcloud-")
             .suffix(".partial")
             .tempfile_in(&dir)?;
-        let mut reader = ChannelBody { rx, current: Bytes::new(), read: 0 };
+        let mut reader = ChannelBody {
+            rx,
+            current: Bytes::new(),
+            read: 0,
+        };
         let written = match save_as {
             SaveAs::Compressed => {
                 // Check the start as the record readers do, so that an error page is
                 // never saved as a snapshot.
                 let mut head = Vec::with_capacity(2);
-                (&mut reader).take(2).read_to_end(&mut head).map_err(classify_io)?;
+                (&mut reader)
+                    .take(2)
+                    .read_to_end(&mut head)
+                    .map_err(classify_io)?;
                 if head.is_empty() {
                     return Err(SnapshotError::Empty.into());
                 }
                 if head != [0x1f, 0x8b] {
                     let mut more = head;
-                    (&mut reader).take(254).read_to_end(&mut more).map_err(classify_io)?;
-                    return Err(SnapshotError::NotGzip { snippet: snippet(&more) }.into());
+                    (&mut reader)
+                        .take(254)
+                        .read_to_end(&mut more)
+                        .map_err(classify_io)?;
+                    return Err(SnapshotError::NotGzip {
+                        snippet: snippet(&more),
+                    }
+                    .into());
                 }
                 file.write_all(&head)?;
                 2 + std::io::copy(&mut reader, &mut file).map_err(classify_io)?
@@ -588,7 +605,10 @@ impl Client {
                 Error::invalid_input("API key", "the environment variable RST_API_KEY is not set")
             })?;
         let mut builder = Client::builder().api_key(key);
-        if let Some(url) = std::env::var("RST_API_URL").ok().filter(|u| !u.trim().is_empty()) {
+        if let Some(url) = std::env::var("RST_API_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        {
             builder = builder.base_url(url);
         }
         Ok(builder)
@@ -625,7 +645,8 @@ impl Client {
         loop {
             attempt += 1;
             let started = Instant::now();
-            let request = build(&self.inner.api).header(API_KEY_HEADER, self.inner.key_header.clone());
+            let request =
+                build(&self.inner.api).header(API_KEY_HEADER, self.inner.key_header.clone());
             let outcome = request.send().await;
             let (error, wait) = match outcome {
                 Ok(response) => {
@@ -642,7 +663,9 @@ impl Client {
                     }
                     let retry_after = policy.retry_after(response.headers());
                     let retryable = is_retryable_status(status);
-                    let body = read_capped(response, MAX_ERROR_BODY).await.unwrap_or_default();
+                    let body = read_capped(response, MAX_ERROR_BODY)
+                        .await
+                        .unwrap_or_default();
                     let error = Error::Api {
                         endpoint: endpoint.to_owned(),
                         status,
@@ -779,7 +802,12 @@ impl Client {
     /// [`Error::Api`] when the API refuses the request, [`Error::Storage`] when the
     /// storage host does (an expired link, a missing day), transport errors and
     /// timeouts.
-    pub async fn download(&self, feed: Feed, date: SnapshotDate, format: Format) -> Result<Download> {
+    pub async fn download(
+        &self,
+        feed: Feed,
+        date: SnapshotDate,
+        format: Format,
+    ) -> Result<Download> {
         let endpoint = format!("GET /{feed}");
         let mut url = self.endpoint_url(&[feed.as_str()]);
         url.query_pairs_mut()
@@ -795,7 +823,8 @@ impl Client {
             let response = if response.status().is_redirection() {
                 let location = redirect_target(&response, &endpoint, attempts)?;
                 tracing::debug!(storage = %redact(&location), "following the snapshot redirect");
-                self.storage_request(Method::GET, location, &endpoint).await?
+                self.storage_request(Method::GET, location, &endpoint)
+                    .await?
             } else {
                 response
             };
@@ -871,13 +900,20 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = self.inner.storage.request(method.clone(), url.clone()).send().await;
+            let outcome = self
+                .inner
+                .storage
+                .request(method.clone(), url.clone())
+                .send()
+                .await;
             let (error, wait) = match outcome {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
                     let status = response.status();
                     let retry_after = policy.retry_after(response.headers());
-                    let body = read_capped(response, MAX_ERROR_BODY).await.unwrap_or_default();
+                    let body = read_capped(response, MAX_ERROR_BODY)
+                        .await
+                        .unwrap_or_default();
                     let error = storage_error(status, &body);
                     if !error.is_retryable() {
                         return Err(error);
@@ -909,7 +945,12 @@ impl Client {
                 return Err(error);
             }
             let wait = wait.unwrap_or_else(|| policy.backoff(attempt));
-            tracing::debug!(endpoint, attempt, wait_ms = wait.as_millis() as u64, "retrying storage");
+            tracing::debug!(
+                endpoint,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying storage"
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -948,12 +989,14 @@ impl Client {
     pub async fn lookup_indicator(&self, indicator: &Indicator) -> Result<Lookup> {
         const ENDPOINT: &str = "GET /ioc";
         let mut url = self.endpoint_url(&["ioc"]);
-        url.query_pairs_mut().append_pair("value", indicator.as_str());
+        url.query_pairs_mut()
+            .append_pair("value", indicator.as_str());
         let span = tracing::debug_span!("rstcloud.request", endpoint = ENDPOINT);
         async {
             let outcome = self
                 .send(ENDPOINT, true, |http| {
-                    http.get(url.clone()).header(header::ACCEPT, "application/json")
+                    http.get(url.clone())
+                        .header(header::ACCEPT, "application/json")
                 })
                 .await;
             let (status, body, attempts) = match outcome {
@@ -965,16 +1008,24 @@ impl Client {
                     (status, body, attempts)
                 }
                 // A 404 carrying the not-found body means the same as the usual 200.
-                Err(Error::Api { status: StatusCode::NOT_FOUND, body, attempts, .. })
-                    if body.error.as_deref().is_some_and(|e| e.eq_ignore_ascii_case("not found")) =>
+                Err(Error::Api {
+                    status: StatusCode::NOT_FOUND,
+                    body,
+                    ..
+                }) if body
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("not found")) =>
                 {
                     return Ok(Lookup::NotFound {
-                        value: body.ioc_value.unwrap_or_else(|| indicator.as_str().to_owned()),
+                        value: body
+                            .ioc_value
+                            .unwrap_or_else(|| indicator.as_str().to_owned()),
                     });
                 }
                 Err(e) => return Err(e),
             };
-            match LookupReply::parse(&body).map_err(|e| decode_error(ENDPOINT, &body, e))? {
+            match LookupReply::from_slice(&body).map_err(|e| decode_error(ENDPOINT, &body, e))? {
                 LookupReply::Found(record) => Ok(Lookup::Found(record)),
                 LookupReply::NotFound { value } => Ok(Lookup::NotFound { value }),
                 LookupReply::Error { .. } => Err(Error::Api {
@@ -1079,7 +1130,8 @@ impl Client {
         let domain = Indicator::domain(domain)?;
         let url = self.endpoint_url(&["whois", domain.as_str()]);
         self.json("GET /whois", true, |http| {
-            http.get(url.clone()).header(header::ACCEPT, "application/json")
+            http.get(url.clone())
+                .header(header::ACCEPT, "application/json")
         })
         .await
     }
@@ -1094,7 +1146,8 @@ impl Client {
         let domain = Indicator::domain(domain)?;
         let url = self.endpoint_url(&["whois", "raw", domain.as_str()]);
         self.json("GET /whois/raw", true, |http| {
-            http.get(url.clone()).header(header::ACCEPT, "application/json")
+            http.get(url.clone())
+                .header(header::ACCEPT, "application/json")
         })
         .await
     }
@@ -1198,9 +1251,17 @@ fn decode_error(endpoint: &str, body: &[u8], error: serde_json::Error) -> Error 
     decode_error_with_path(endpoint, body, error, String::new())
 }
 
-fn decode_error_with_path(endpoint: &str, body: &[u8], error: serde_json::Error, path: String) -> Error {
+fn decode_error_with_path(
+    endpoint: &str,
+    body: &[u8],
+    error: serde_json::Error,
+    path: String,
+) -> Error {
     Error::Decode {
-        what: format!("the {endpoint} answer ({})", snippet(&body[..body.len().min(80)])),
+        what: format!(
+            "the {endpoint} answer ({})",
+            snippet(&body[..body.len().min(80)])
+        ),
         path: (!path.is_empty() && path != ".").then_some(path),
         message: error.to_string(),
         line: None,
@@ -1213,9 +1274,20 @@ mod tests {
 
     #[test]
     fn base_urls_with_and_without_slash_reach_the_same_endpoints() {
-        for base in ["https://api.example/v1", "https://api.example/v1/", "https://api.example/v1//"] {
-            let client = Client::builder().api_key("k").base_url(base).build().unwrap();
-            assert_eq!(client.endpoint_url(&["ip"]).as_str(), "https://api.example/v1/ip");
+        for base in [
+            "https://api.example/v1",
+            "https://api.example/v1/",
+            "https://api.example/v1//",
+        ] {
+            let client = Client::builder()
+                .api_key("k")
+                .base_url(base)
+                .build()
+                .unwrap();
+            assert_eq!(
+                client.endpoint_url(&["ip"]).as_str(),
+                "https://api.example/v1/ip"
+            );
             assert_eq!(
                 client.endpoint_url(&["whois", "raw", "a.example"]).as_str(),
                 "https://api.example/v1/whois/raw/a.example"
@@ -1233,14 +1305,26 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused() {
-        assert!(matches!(Client::builder().build(), Err(Error::InvalidInput { .. })));
-        assert!(matches!(Client::builder().api_key("  ").build(), Err(Error::InvalidInput { .. })));
         assert!(matches!(
-            Client::builder().api_key("k").base_url("ftp://x/v1").build(),
+            Client::builder().build(),
             Err(Error::InvalidInput { .. })
         ));
         assert!(matches!(
-            Client::builder().api_key("k\n").base_url("https://x/v1?a=b").build(),
+            Client::builder().api_key("  ").build(),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            Client::builder()
+                .api_key("k")
+                .base_url("ftp://x/v1")
+                .build(),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            Client::builder()
+                .api_key("k\n")
+                .base_url("https://x/v1?a=b")
+                .build(),
             Err(Error::InvalidInput { .. })
         ));
     }

@@ -366,7 +366,10 @@ mod tests {
             Some("Bad Request".to_owned())
         );
         let html = ApiErrorBody::parse(b"<html>502 Bad Gateway</html>");
-        assert_eq!(html.snippet.as_deref(), Some("<html>502 Bad Gateway</html>"));
+        assert_eq!(
+            html.snippet.as_deref(),
+            Some("<html>502 Bad Gateway</html>")
+        );
     }
 
     #[test]

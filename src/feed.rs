@@ -189,7 +189,10 @@ mod tests {
 
     #[test]
     fn days_are_written_compact_on_the_wire() {
-        assert_eq!(SnapshotDate::Day(date!(2023 - 04 - 27)).to_query_value(), "20230427");
+        assert_eq!(
+            SnapshotDate::Day(date!(2023 - 04 - 27)).to_query_value(),
+            "20230427"
+        );
         assert_eq!(SnapshotDate::Last4Hours.to_query_value(), "4h_latest");
     }
 

@@ -74,8 +74,9 @@ impl Indicator {
     /// anything with `/`, `?`, `#` or spaces is refused).
     pub fn domain(value: &str) -> Result<Indicator, Error> {
         let value = value.trim();
-        let ascii = normalise_domain(value)
-            .ok_or_else(|| Error::invalid_input("domain", format!("{value:?} is not a domain name")))?;
+        let ascii = normalise_domain(value).ok_or_else(|| {
+            Error::invalid_input("domain", format!("{value:?} is not a domain name"))
+        })?;
         Ok(Indicator {
             kind: IndicatorKind::Domain,
             value: ascii,
@@ -112,9 +113,7 @@ impl FromStr for Indicator {
         let (kind, value) = classify(value).ok_or_else(|| {
             Error::invalid_input(
                 "indicator",
-                format!(
-                    "{value:?} is not an IP address, domain, URL, MD5, SHA1 or SHA256"
-                ),
+                format!("{value:?} is not an IP address, domain, URL, MD5, SHA1 or SHA256"),
             )
         })?;
         Ok(Indicator { kind, value })
@@ -207,8 +206,14 @@ mod tests {
         assert_eq!(kind("2001:db8::1"), Some(IndicatorKind::Ipv6));
         assert_eq!(kind("app-gps.cloud"), Some(IndicatorKind::Domain));
         assert_eq!(kind("_dmarc.example.com"), Some(IndicatorKind::Domain));
-        assert_eq!(kind("http://113.88.100.28:40506/i"), Some(IndicatorKind::Url));
-        assert_eq!(kind("A032D380ABDC0E9BF260F10BCC11DC76"), Some(IndicatorKind::Md5));
+        assert_eq!(
+            kind("http://113.88.100.28:40506/i"),
+            Some(IndicatorKind::Url)
+        );
+        assert_eq!(
+            kind("A032D380ABDC0E9BF260F10BCC11DC76"),
+            Some(IndicatorKind::Md5)
+        );
         assert_eq!(kind(&"b".repeat(40)), Some(IndicatorKind::Sha1));
         assert_eq!(kind(&"c".repeat(64)), Some(IndicatorKind::Sha256));
     }
@@ -245,6 +250,9 @@ mod tests {
     fn whois_domains_cannot_carry_a_path() {
         assert!(Indicator::domain("evil.example/../../auth/check").is_err());
         assert!(Indicator::domain("1.2.3.4").is_err());
-        assert_eq!(Indicator::domain("App-GPS.cloud").unwrap().as_str(), "app-gps.cloud");
+        assert_eq!(
+            Indicator::domain("App-GPS.cloud").unwrap().as_str(),
+            "app-gps.cloud"
+        );
     }
 }

@@ -100,5 +100,9 @@ pub use client::{
 pub use error::{ApiErrorBody, Error, Result, SnapshotError, TimeoutKind};
 pub use feed::{Feed, Format, SnapshotDate};
 pub use indicator::{Indicator, IndicatorKind};
+pub use models::{
+    AuthCheck, CommonFields, DomainRecord, FeedRecord, FpAlarm, HashRecord, HaveData,
+    IndicatorRecord, IndicatorType, IpRecord, Lookup, Ports, Submission, UrlRecord, Whois,
+};
 pub use retry::RetryPolicy;
 pub use snapshot::{CsvRow, CsvRows, Progress, RecordReader, Records};

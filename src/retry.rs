@@ -101,7 +101,8 @@ impl RetryPolicy {
             Ok(seconds) => Duration::from_secs(seconds),
             Err(_) => {
                 let at = httpdate::parse_http_date(value).ok()?;
-                at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)
+                at.duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO)
             }
         };
         Some(wait.min(self.max_retry_after))
@@ -144,7 +145,10 @@ mod tests {
         let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));
         headers.insert(RETRY_AFTER, HeaderValue::from_str(&soon).unwrap());
         let wait = policy.retry_after(&headers).unwrap();
-        assert!(wait <= Duration::from_secs(5) && wait >= Duration::from_secs(3), "{wait:?}");
+        assert!(
+            wait <= Duration::from_secs(5) && wait >= Duration::from_secs(3),
+            "{wait:?}"
+        );
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(policy.retry_after(&headers), None);
     }

@@ -35,7 +35,11 @@ async fn setup() -> Servers {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    Servers { api, storage, client }
+    Servers {
+        api,
+        storage,
+        client,
+    }
 }
 
 fn gzip(text: &str) -> Vec<u8> {
@@ -65,7 +69,10 @@ fn assert_no_credentials(request: &Request) {
     for (name, value) in request.headers.iter() {
         assert_ne!(name.as_str(), "x-api-key");
         assert_ne!(name.as_str(), "authorization");
-        assert!(!value.to_str().unwrap_or("").contains(KEY), "{name} carried the key");
+        assert!(
+            !value.to_str().unwrap_or("").contains(KEY),
+            "{name} carried the key"
+        );
     }
     assert!(!request.url.as_str().contains(KEY));
 }
@@ -144,14 +151,19 @@ async fn each_feed_streams_its_typed_records_through_the_redirect() {
     mount_snapshot(&servers, "url", "latest", "json", gzip(URL_RECORDS)).await;
     mount_snapshot(&servers, "hash", "latest", "json", gzip(HASH_RECORDS)).await;
 
-    let ips: Vec<IpRecord> = collect(servers.client.records(SnapshotDate::Latest).await.unwrap()).await;
+    let ips: Vec<IpRecord> =
+        collect(servers.client.records(SnapshotDate::Latest).await.unwrap()).await;
     let domains: Vec<DomainRecord> =
         collect(servers.client.records(SnapshotDate::Latest).await.unwrap()).await;
-    let urls: Vec<UrlRecord> = collect(servers.client.records(SnapshotDate::Latest).await.unwrap()).await;
+    let urls: Vec<UrlRecord> =
+        collect(servers.client.records(SnapshotDate::Latest).await.unwrap()).await;
     let hashes: Vec<HashRecord> =
         collect(servers.client.records(SnapshotDate::Latest).await.unwrap()).await;
 
-    assert_eq!((ips.len(), domains.len(), urls.len(), hashes.len()), (100, 100, 100, 100));
+    assert_eq!(
+        (ips.len(), domains.len(), urls.len(), hashes.len()),
+        (100, 100, 100, 100)
+    );
     assert_eq!(ips[0].ip.v4, "45.83.122.166");
     assert_eq!(ips[0].asn.as_ref().unwrap().num, Some(200313));
     assert_eq!(domains[0].domain, "app-gps.cloud");
@@ -186,7 +198,10 @@ async fn a_calendar_day_is_sent_compact_and_csv_rows_are_keyed_by_header() {
     assert_eq!(rows.len(), 5);
     assert_eq!(rows[0].get("domain"), Some("000turtali4.email"));
     assert_eq!(rows[0].get("collect"), Some("1612656000"));
-    assert_eq!(rows[1].list("tags_str").unwrap(), vec!["generic", "phishing"]);
+    assert_eq!(
+        rows[1].list("tags_str").unwrap(),
+        vec!["generic", "phishing"]
+    );
     assert_storage_got_no_key(&servers.storage).await;
 }
 
@@ -194,7 +209,11 @@ async fn a_calendar_day_is_sent_compact_and_csv_rows_are_keyed_by_header() {
 async fn snapshot_errors_of_the_spec_are_typed() {
     for (status, body, text) in [
         (400, r#"{"error":"Bad Request"}"#, "Bad Request"),
-        (500, r#"{"error":"Unexpected Server Exception"}"#, "Unexpected Server Exception"),
+        (
+            500,
+            r#"{"error":"Unexpected Server Exception"}"#,
+            "Unexpected Server Exception",
+        ),
         (503, r#"{"message":"Forbidden"}"#, "Forbidden"),
     ] {
         let servers = setup().await;
@@ -275,7 +294,11 @@ async fn head_reads_the_snapshot_metadata() {
         .mount(&servers.api)
         .await;
 
-    let info = servers.client.snapshot_info(Feed::Ip, Format::Json).await.unwrap();
+    let info = servers
+        .client
+        .snapshot_info(Feed::Ip, Format::Json)
+        .await
+        .unwrap();
 
     assert_eq!(info.last_modified.unwrap().unix_timestamp(), 1682557957);
     assert_eq!(info.timestamp().unwrap().unix_timestamp(), 1682557957);
@@ -309,9 +332,14 @@ async fn a_found_lookup_is_a_typed_record() {
     let servers = setup().await;
     Mock::given(method("GET"))
         .and(path("/v1/ioc"))
-        .and(query_param("value", "fe3d38316dc38a4ec63eac80e34cb157c9d896460f9b7b3bfbd2cec4e2cb8cdc"))
+        .and(query_param(
+            "value",
+            "fe3d38316dc38a4ec63eac80e34cb157c9d896460f9b7b3bfbd2cec4e2cb8cdc",
+        ))
         .and(header("x-api-key", KEY))
-        .respond_with(json(include_str!("data/api/ioc-lookup-hash-2022-numbers-as-strings.json")))
+        .respond_with(json(include_str!(
+            "data/api/ioc-lookup-hash-2022-numbers-as-strings.json"
+        )))
         .expect(1)
         .mount(&servers.api)
         .await;
@@ -337,23 +365,37 @@ async fn an_unknown_indicator_is_not_found_whether_200_or_404() {
         Mock::given(method("GET"))
             .and(path("/v1/ioc"))
             .and(query_param("value", "1.1.1.1"))
-            .respond_with(status_json(status, include_str!("data/api/ioc-lookup-not-found.json")))
+            .respond_with(status_json(
+                status,
+                include_str!("data/api/ioc-lookup-not-found.json"),
+            ))
             .expect(1)
             .mount(&servers.api)
             .await;
 
         let outcome = servers.client.lookup("1.1.1.1").await.unwrap();
 
-        assert_eq!(outcome, Lookup::NotFound { value: "1.1.1.1".into() });
+        assert_eq!(
+            outcome,
+            Lookup::NotFound {
+                value: "1.1.1.1".into()
+            }
+        );
     }
 }
 
 #[tokio::test]
 async fn lookup_errors_of_the_spec_are_typed() {
     for (status, body) in [
-        (400u16, r#"{"ioc_value":"domain.local","status":"Bad Request"}"#),
+        (
+            400u16,
+            r#"{"ioc_value":"domain.local","status":"Bad Request"}"#,
+        ),
         (503, r#"{"message":"Forbidden"}"#),
-        (200, r#"{"ioc_value":"domain.local","error":"Internal lookup failure"}"#),
+        (
+            200,
+            r#"{"ioc_value":"domain.local","error":"Internal lookup failure"}"#,
+        ),
     ] {
         let servers = setup().await;
         Mock::given(method("GET"))
@@ -376,7 +418,16 @@ async fn a_malformed_indicator_costs_no_request() {
 
     let error = servers.client.lookup("not an indicator").await.unwrap_err();
 
-    assert!(matches!(error, Error::InvalidInput { what: "indicator", .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            Error::InvalidInput {
+                what: "indicator",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     assert!(servers.api.received_requests().await.unwrap().is_empty());
 }
 
@@ -392,13 +443,19 @@ async fn submissions_and_false_positives_send_the_value_and_description() {
                 "ioc_value": "evil.example",
                 "description": "seen in a phishing mail"
             })))
-            .respond_with(status_json(status, r#"{"ioc_value":"evil.example","status":"submitted"}"#))
+            .respond_with(status_json(
+                status,
+                r#"{"ioc_value":"evil.example","status":"submitted"}"#,
+            ))
             .expect(1)
             .mount(&servers.api)
             .await;
 
         let reply = if verb == "POST" {
-            servers.client.submit("evil.example", "seen in a phishing mail").await
+            servers
+                .client
+                .submit("evil.example", "seen in a phishing mail")
+                .await
         } else {
             servers
                 .client
@@ -415,8 +472,16 @@ async fn submissions_and_false_positives_send_the_value_and_description() {
 #[tokio::test]
 async fn submission_errors_of_the_spec_are_typed_and_sent_once() {
     for (status, body, text) in [
-        (400u16, r#"{"ioc_value":"evil.example","status":"Bad Request"}"#, "Bad Request"),
-        (500, r#"{"ioc_value":"evil.example","status":"Server Error"}"#, "Server Error"),
+        (
+            400u16,
+            r#"{"ioc_value":"evil.example","status":"Bad Request"}"#,
+            "Bad Request",
+        ),
+        (
+            500,
+            r#"{"ioc_value":"evil.example","status":"Server Error"}"#,
+            "Server Error",
+        ),
         (503, r#"{"message":"Forbidden"}"#, "Forbidden"),
     ] {
         let servers = setup().await;
@@ -458,7 +523,8 @@ async fn whois_reads_the_record_and_its_raw_variant() {
         .expect(1)
         .mount(&servers.api)
         .await;
-    let raw = r#"{"domain":"app-gps.cloud","registrar":"Savcom LLC","raw":"Domain Name: app-gps.cloud"}"#;
+    let raw =
+        r#"{"domain":"app-gps.cloud","registrar":"Savcom LLC","raw":"Domain Name: app-gps.cloud"}"#;
     Mock::given(method("GET"))
         .and(path("/v1/whois/raw/app-gps.cloud"))
         .respond_with(json(raw))
@@ -470,7 +536,10 @@ async fn whois_reads_the_record_and_its_raw_variant() {
     let whois_raw = servers.client.whois_raw("app-gps.cloud").await.unwrap();
 
     assert_eq!(whois.registrar(), Some("Savcom LLC"));
-    assert_eq!(whois.nameservers(), vec!["ns1.example.net", "ns2.example.net"]);
+    assert_eq!(
+        whois.nameservers(),
+        vec!["ns1.example.net", "ns2.example.net"]
+    );
     assert_eq!(whois_raw.raw.as_deref(), Some("Domain Name: app-gps.cloud"));
 }
 
@@ -491,7 +560,9 @@ async fn whois_errors_of_the_spec_are_typed() {
         let error = servers.client.whois("evil.example").await.unwrap_err();
 
         match error {
-            Error::Api { status: got, body, .. } => {
+            Error::Api {
+                status: got, body, ..
+            } => {
                 assert_eq!(got.as_u16(), status);
                 assert_eq!(body.text(), Some(text));
             }

@@ -238,11 +238,6 @@ impl<T: DeserializeOwned, R: Read + Send + 'static> RecordReader<T, R> {
             done: false,
         }
     }
-
-    pub(crate) fn named(mut self, what: &'static str) -> Self {
-        self.what = what;
-        self
-    }
 }
 
 impl<T: DeserializeOwned, R: Read + Send + 'static> Iterator for RecordReader<T, R> {
@@ -308,7 +303,10 @@ mod tests {
         let mut body = gzip(b"{\"n\":1}\n");
         body.extend(gzip(b"{\"n\":2}\n"));
         let got: Vec<_> = values(body).into_iter().map(Result::unwrap).collect();
-        assert_eq!(got, vec![serde_json::json!({"n":1}), serde_json::json!({"n":2})]);
+        assert_eq!(
+            got,
+            vec![serde_json::json!({"n":1}), serde_json::json!({"n":2})]
+        );
     }
 
     #[test]
@@ -318,7 +316,10 @@ mod tests {
         let got = values(cut);
         assert_eq!(got.len(), 2, "{got:?}");
         assert_eq!(got[0].as_ref().unwrap(), &serde_json::json!({"n":1}));
-        assert!(matches!(got[1], Err(Error::Snapshot(SnapshotError::Truncated))), "{got:?}");
+        assert!(
+            matches!(got[1], Err(Error::Snapshot(SnapshotError::Truncated))),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -327,7 +328,10 @@ mod tests {
         body.extend_from_slice(b"<html>oops</html>");
         let got = values(body);
         assert!(got[0].is_ok());
-        assert!(matches!(got.last(), Some(Err(Error::Snapshot(SnapshotError::Corrupt(_))))));
+        assert!(matches!(
+            got.last(),
+            Some(Err(Error::Snapshot(SnapshotError::Corrupt(_))))
+        ));
     }
 
     #[test]
@@ -352,7 +356,10 @@ mod tests {
         let got = values(gzip(&text));
         assert!(matches!(
             got[0],
-            Err(Error::Snapshot(SnapshotError::LineTooLong { line: 1, limit: 1024 }))
+            Err(Error::Snapshot(SnapshotError::LineTooLong {
+                line: 1,
+                limit: 1024
+            }))
         ));
         assert_eq!(got[1].as_ref().unwrap(), &serde_json::json!({"n":2}));
     }
@@ -360,7 +367,10 @@ mod tests {
     #[test]
     fn concatenated_and_blank_lines_are_all_read() {
         let got = values(gzip(b"{\"n\":1}{\"n\":2} {\"n\":3}\n\n{\"n\":4}\r\n\n"));
-        let n: Vec<_> = got.into_iter().map(|v| v.unwrap()["n"].as_i64().unwrap()).collect();
+        let n: Vec<_> = got
+            .into_iter()
+            .map(|v| v.unwrap()["n"].as_i64().unwrap())
+            .collect();
         assert_eq!(n, vec![1, 2, 3, 4]);
     }
 
@@ -380,7 +390,9 @@ mod tests {
         let got: Vec<Result<Rec, Error>> = RecordReader::new(Cursor::new(body), 1024).collect();
         assert_eq!(got.len(), 3);
         match &got[1] {
-            Err(Error::Decode { line, path, what, .. }) => {
+            Err(Error::Decode {
+                line, path, what, ..
+            }) => {
                 assert_eq!(*line, Some(2));
                 assert_eq!(path.as_deref(), Some("score.total"));
                 assert_eq!(what, "record at line 2");

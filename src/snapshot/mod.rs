@@ -66,7 +66,9 @@ pub(crate) struct Counters {
 impl Counters {
     pub(crate) fn new(total: Option<u64>) -> Arc<Counters> {
         let counters = Counters::default();
-        counters.total.store(total.unwrap_or(u64::MAX), Ordering::Relaxed);
+        counters
+            .total
+            .store(total.unwrap_or(u64::MAX), Ordering::Relaxed);
         Arc::new(counters)
     }
 
@@ -118,7 +120,11 @@ impl Read for ChannelReader {
 }
 
 /// Starts pumping `body` into a reader that a blocking thread runs `work` on.
-fn spawn_decoder<T, F>(mut body: BodyStream, counters: Arc<Counters>, work: F) -> mpsc::Receiver<Message<T>>
+fn spawn_decoder<T, F>(
+    mut body: BodyStream,
+    counters: Arc<Counters>,
+    work: F,
+) -> mpsc::Receiver<Message<T>>
 where
     T: Send + 'static,
     F: FnOnce(ChannelReader, &mpsc::Sender<Message<T>>) + Send + 'static,
@@ -387,7 +393,11 @@ fn parse_python_list(value: &str) -> Vec<String> {
         .unwrap_or(value);
     inner
         .split(',')
-        .map(|item| item.trim().trim_matches(|c| c == '\'' || c == '"').to_owned())
+        .map(|item| {
+            item.trim()
+                .trim_matches(|c| c == '\'' || c == '"')
+                .to_owned()
+        })
         .filter(|item| !item.is_empty())
         .collect()
 }
@@ -401,7 +411,9 @@ fn csv_worker(reader: ChannelReader, out: &mpsc::Sender<Message<Vec<Result<CsvRo
             return;
         }
     };
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text);
     let headers = match reader.headers() {
         Ok(headers) => Arc::new(headers.clone()),
         Err(e) => {
@@ -537,7 +549,10 @@ mod tests {
 
     #[test]
     fn python_lists_read_as_lists() {
-        assert_eq!(parse_python_list("['generic', 'phishing']"), vec!["generic", "phishing"]);
+        assert_eq!(
+            parse_python_list("['generic', 'phishing']"),
+            vec!["generic", "phishing"]
+        );
         assert_eq!(parse_python_list("[]"), Vec::<String>::new());
         assert_eq!(parse_python_list("spam"), vec!["spam"]);
     }
