@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 
 use futures_util::StreamExt;
+use time::format_description::well_known::Rfc3339;
 use rstcloud::models::FeedRecord;
 use rstcloud::{
     Client, DomainRecord, Feed, Format, HashRecord, IpRecord, Lookup, SnapshotDate, UrlRecord,
@@ -59,7 +60,7 @@ async fn run() -> rstcloud::Result<()> {
             feed.as_str(),
             show(info.content_length),
             info.last_modified
-                .map(|t| t.to_string())
+                .and_then(|t| t.format(&Rfc3339).ok())
                 .unwrap_or_else(|| "unknown".into())
         );
     }
