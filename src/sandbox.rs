@@ -86,8 +86,8 @@ impl Sandbox {
 
     /// Starts the API and storage servers on free local ports and mounts every endpoint.
     ///
-    /// The records are parsed and the snapshots compressed once per process, on the
-    /// first start.
+    /// The records are parsed once per process, on the first start; each snapshot is
+    /// compressed once, on its first request.
     ///
     /// # Panics
     ///
