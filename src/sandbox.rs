@@ -54,7 +54,7 @@
 //! # Adding expectations
 //!
 //! The sandbox's own answers are mounted with the lowest priority, so a
-//! [`Mock`](wiremock::Mock) mounted on [`Sandbox::api_server`] or
+//! [`Mock`] mounted on [`Sandbox::api_server`] or
 //! [`Sandbox::storage_server`] with the default priority takes precedence, and
 //! [`MockServer::received_requests`] lists what a service under test sent. Calling
 //! [`MockServer::reset`] removes the sandbox's answers too.
@@ -86,8 +86,8 @@ impl Sandbox {
 
     /// Starts the API and storage servers on free local ports and mounts every endpoint.
     ///
-    /// The records are parsed and the snapshots compressed once per process, on the
-    /// first start.
+    /// The records are parsed once per process, on the first start; each snapshot is
+    /// compressed once, on its first request.
     ///
     /// # Panics
     ///

@@ -613,3 +613,39 @@ impl FeedRecord for HashRecord {
             .unwrap_or("")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn whois_dates_read_both_forms_and_treat_the_epoch_as_unknown() {
+        assert_eq!(
+            whois_date(Some("2023-01-16 03:15:53")),
+            Some(datetime!(2023-01-16 03:15:53))
+        );
+        assert_eq!(
+            whois_date(Some(" 2022-01-01 ")),
+            Some(datetime!(2022-01-01 00:00:00))
+        );
+        for unknown in ["1970-01-01 00:00:00", "1970-01-01", "", "none", "soon"] {
+            assert_eq!(whois_date(Some(unknown)), None, "{unknown}");
+        }
+        assert_eq!(whois_date(None), None);
+    }
+
+    #[test]
+    fn have_data_reads_in_any_case_and_keeps_unknown_words() {
+        let read = |v: serde_json::Value| serde_json::from_value::<HaveData>(v).unwrap();
+        assert_eq!(read(serde_json::json!("TRUE")), HaveData::True);
+        assert_eq!(read(serde_json::json!("none")), HaveData::Unknown);
+        assert_eq!(read(serde_json::json!(null)), HaveData::Unknown);
+        assert_eq!(read(serde_json::json!(false)), HaveData::False);
+        assert_eq!(
+            read(serde_json::json!("partial")),
+            HaveData::Other("partial".into())
+        );
+        assert_eq!(HaveData::Unknown.to_string(), "none");
+    }
+}

@@ -1,6 +1,8 @@
 //! The sandbox's data: the embedded records, their lookup index and the gzip'd snapshots.
 //!
 //! Built once per process, on the first [`Catalog::get`], and shared by every sandbox.
+//! A snapshot is compressed on its first request rather than at start: compressing all
+//! eight takes most of a second in an unoptimised build.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -51,11 +53,12 @@ struct Hit {
     ioc_type: &'static str,
 }
 
-/// One feed's parsed records and its two gzip'd snapshots.
+/// One feed's parsed records and its two gzip'd snapshots, compressed on first use.
 struct FeedData {
+    ndjson: &'static str,
     records: Vec<Value>,
-    json_gz: Vec<u8>,
-    csv_gz: Vec<u8>,
+    json_gz: OnceLock<Vec<u8>>,
+    csv_gz: OnceLock<Vec<u8>>,
 }
 
 /// Everything the sandbox serves, built from the embedded records.
@@ -98,11 +101,11 @@ impl Catalog {
                 }
             }
 
-            let csv = csv_flat::to_csv(ndjson);
             feeds.push(FeedData {
+                ndjson,
                 records,
-                json_gz: gzip(ndjson.as_bytes(), &file_name(feed, Format::Json)),
-                csv_gz: gzip(&csv, &file_name(feed, Format::Csv)),
+                json_gz: OnceLock::new(),
+                csv_gz: OnceLock::new(),
             });
 
             for format in [Format::Json, Format::Csv] {
@@ -123,9 +126,14 @@ impl Catalog {
     /// The gzip'd snapshot of a feed in a format.
     pub(super) fn snapshot(&self, feed: Feed, format: Format) -> &[u8] {
         let data = &self.feeds[position(feed)];
+        let name = file_name(feed, format);
         match format {
-            Format::Json => &data.json_gz,
-            Format::Csv => &data.csv_gz,
+            Format::Json => data
+                .json_gz
+                .get_or_init(|| gzip(data.ndjson.as_bytes(), &name)),
+            Format::Csv => data
+                .csv_gz
+                .get_or_init(|| gzip(&csv_flat::to_csv(data.ndjson), &name)),
         }
     }
 
