@@ -669,7 +669,7 @@ impl Client {
                     let error = Error::Api {
                         endpoint: endpoint.to_owned(),
                         status,
-                        body: ApiErrorBody::parse(&body),
+                        body: Box::new(ApiErrorBody::parse(&body)),
                         attempts: attempt,
                     };
                     if !retryable {
@@ -727,7 +727,7 @@ impl Client {
                 return Err(Error::Api {
                     endpoint: endpoint.to_owned(),
                     status,
-                    body: ApiErrorBody::parse(&body),
+                    body: Box::new(ApiErrorBody::parse(&body)),
                     attempts,
                 });
             }
@@ -1031,7 +1031,7 @@ impl Client {
                 LookupReply::Error { .. } => Err(Error::Api {
                     endpoint: ENDPOINT.to_owned(),
                     status,
-                    body: ApiErrorBody::parse(&body),
+                    body: Box::new(ApiErrorBody::parse(&body)),
                     attempts,
                 }),
             }
@@ -1161,29 +1161,29 @@ fn redirect_target(response: &Response, endpoint: &str, attempts: u32) -> Result
         .ok_or_else(|| Error::Api {
             endpoint: endpoint.to_owned(),
             status: response.status(),
-            body: ApiErrorBody {
+            body: Box::new(ApiErrorBody {
                 message: Some("a redirect without a Location header".into()),
                 ..ApiErrorBody::default()
-            },
+            }),
             attempts,
         })?;
     let target = response.url().join(location).map_err(|_| Error::Api {
         endpoint: endpoint.to_owned(),
         status: response.status(),
-        body: ApiErrorBody {
+        body: Box::new(ApiErrorBody {
             message: Some("a redirect to an unreadable Location".into()),
             ..ApiErrorBody::default()
-        },
+        }),
         attempts,
     })?;
     if !matches!(target.scheme(), "http" | "https") {
         return Err(Error::Api {
             endpoint: endpoint.to_owned(),
             status: response.status(),
-            body: ApiErrorBody {
+            body: Box::new(ApiErrorBody {
                 message: Some(format!("a redirect to a {} URL", target.scheme())),
                 ..ApiErrorBody::default()
-            },
+            }),
             attempts,
         });
     }

@@ -31,7 +31,7 @@ pub enum Error {
         /// The HTTP status of the answer.
         status: StatusCode,
         /// The error body, parsed where it is JSON.
-        body: ApiErrorBody,
+        body: Box<ApiErrorBody>,
         /// How many attempts were made, retries included.
         attempts: u32,
     },
@@ -377,7 +377,7 @@ mod tests {
         let err = Error::Api {
             endpoint: "GET /auth/check".into(),
             status: StatusCode::SERVICE_UNAVAILABLE,
-            body: ApiErrorBody::parse(br#"{"message":"Forbidden"}"#),
+            body: Box::new(ApiErrorBody::parse(br#"{"message":"Forbidden"}"#)),
             attempts: 1,
         };
         assert!(err.is_auth());
