@@ -106,3 +106,8 @@ pub use models::{
 };
 pub use retry::RetryPolicy;
 pub use snapshot::{CsvRow, CsvRows, Progress, RecordReader, Records};
+
+/// The README's code samples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
