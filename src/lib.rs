@@ -88,10 +88,13 @@ mod client;
 pub mod error;
 pub mod feed;
 mod indicator;
+pub mod mirror;
 pub mod models;
+pub mod progress;
 mod retry;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod select;
 pub mod snapshot;
 
 pub use client::{
@@ -100,9 +103,11 @@ pub use client::{
 pub use error::{ApiErrorBody, Error, Result, SnapshotError, TimeoutKind};
 pub use feed::{Feed, Format, SnapshotDate};
 pub use indicator::{Indicator, IndicatorKind};
+pub use mirror::{Mirror, MirrorEntry, MirrorOutcome, MirrorReport};
 pub use models::{
     AuthCheck, CommonFields, DomainRecord, FeedRecord, FpAlarm, HashRecord, HaveData,
     IndicatorRecord, IndicatorType, IpRecord, Lookup, Ports, Submission, UrlRecord, Whois,
 };
 pub use retry::RetryPolicy;
+pub use select::{RecordStreamExt, Selected, Selection};
 pub use snapshot::{CsvRow, CsvRows, Progress, RecordReader, Records};
