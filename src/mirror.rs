@@ -537,6 +537,10 @@ impl Mirror {
                 entry(feed, format, day, path, outcome, reason)
             }
             Err(error) => {
+                // Only succeeds when this download made an empty day directory.
+                if let Some(parent) = path.parent() {
+                    let _ = fs::remove_dir(parent);
+                }
                 let reason = format!("download failed: {error}");
                 entry(
                     feed,
