@@ -439,11 +439,11 @@ impl Mirror {
         index: &mut Index,
     ) -> MirrorEntry {
         let path = self.path_of(day, feed, format);
-        if let Some(cutoff) = self.cutoff(index, day) {
-            if day < cutoff {
-                let reason = format!("older than the {} days kept", self.keep_days);
-                return entry(feed, format, day, path, MirrorOutcome::Skipped, reason);
-            }
+        if let Some(cutoff) = self.cutoff(index, day)
+            && day < cutoff
+        {
+            let reason = format!("older than the {} days kept", self.keep_days);
+            return entry(feed, format, day, path, MirrorOutcome::Skipped, reason);
         }
         let held = index
             .files

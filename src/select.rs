@@ -139,15 +139,15 @@ impl Selection {
     /// ```
     pub fn matches<R: FeedRecord>(&self, record: &R) -> bool {
         let common = record.common();
-        if let Some(min) = self.min_score {
-            if common.score_total().is_none_or(|score| score < min) {
-                return false;
-            }
+        if let Some(min) = self.min_score
+            && common.score_total().is_none_or(|score| score < min)
+        {
+            return false;
         }
-        if let Some(level) = &self.max_fp_alarm {
-            if !alarm_within(&common.fp_alarm(), level) {
-                return false;
-            }
+        if let Some(level) = &self.max_fp_alarm
+            && !alarm_within(&common.fp_alarm(), level)
+        {
+            return false;
         }
         if self.new_only && !common.is_new() {
             return false;
