@@ -97,6 +97,18 @@ impl fmt::Debug for Mirror {
 }
 
 /// What a run did with one file.
+///
+/// ```no_run
+/// # fn show(entry: &rstcloud::MirrorEntry) {
+/// use rstcloud::MirrorOutcome;
+///
+/// match &entry.outcome {
+///     MirrorOutcome::Fetched { bytes } => println!("{}: {bytes} bytes", entry.path.display()),
+///     MirrorOutcome::Failed(error) => eprintln!("{}: {error}", entry.path.display()),
+///     _ => println!("{entry}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum MirrorOutcome {
@@ -150,6 +162,22 @@ impl fmt::Display for MirrorEntry {
 }
 
 /// What a run did, file by file.
+///
+/// ```no_run
+/// # async fn run(mirror: rstcloud::Mirror) -> rstcloud::Result<()> {
+/// use rstcloud::MirrorOutcome;
+///
+/// let report = mirror.run().await?;
+/// for entry in report.failed() {
+///     if let MirrorOutcome::Failed(error) = &entry.outcome {
+///         eprintln!("{} {}: {error}", entry.feed, entry.format);
+///     }
+/// }
+/// if !report.is_success() {
+///     std::process::exit(1);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Default)]
 pub struct MirrorReport {
     /// One entry per file checked, fetched or deleted, in the order handled.

@@ -2,7 +2,7 @@
 //!
 //! A hook is a callback that receives a [`Progress`] each time a snapshot download moves:
 //! once at the start (nothing received yet, the total when announced), after every
-//! chunk of the compressed body, and after every batch of records handed on. It runs on
+//! chunk of the compressed body, and after every record or CSV row parsed. It runs on
 //! the task or thread doing the work, so it should be quick: update a progress bar,
 //! store the numbers, or send them on a channel.
 //!

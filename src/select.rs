@@ -119,7 +119,7 @@ impl Selection {
         self
     }
 
-    /// Whether the selection keeps every record.
+    /// Whether no condition is set, so that the selection keeps every record.
     pub fn is_empty(&self) -> bool {
         *self == Selection::default()
     }
@@ -184,6 +184,9 @@ fn alarm_within(alarm: &FpAlarm, level: &FpAlarm) -> bool {
 pub trait RecordStreamExt<T>: Stream<Item = Result<T, Error>> + Sized {
     /// Keeps the records that `selection` matches, and every error item: an error is
     /// never dropped by a selection.
+    ///
+    /// The stream must be `Unpin`, as [`Records`](crate::Records) is; pin any other
+    /// with `Box::pin` first.
     ///
     /// ```no_run
     /// # async fn run(client: rstcloud::Client) -> rstcloud::Result<()> {
