@@ -680,25 +680,26 @@ impl Client {
             RetryPolicy::none()
         };
         let mut attempt = 0;
-        let started = Instant::now();
+        let first_sent = Instant::now();
         loop {
             attempt += 1;
+            tracing::Span::current().record("attempt", attempt);
+            let started = Instant::now();
             let request =
                 build(&self.inner.api).header(API_KEY_HEADER, self.inner.key_header.clone());
             let outcome = request.send().await;
             let (error, wait) = match outcome {
                 Ok(response) => {
                     let status = response.status();
-                    let elapsed_ms = started.elapsed().as_millis() as u64;
+                    // The span times the whole call, retries included; the event one attempt.
                     tracing::Span::current()
                         .record("status", status.as_u16())
-                        .record("attempt", attempt)
-                        .record("elapsed_ms", elapsed_ms);
+                        .record("elapsed_ms", first_sent.elapsed().as_millis() as u64);
                     tracing::debug!(
                         endpoint,
                         attempt,
                         status = status.as_u16(),
-                        elapsed_ms,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
                         "answer"
                     );
                     if status.is_success() || status.is_redirection() {
