@@ -5,14 +5,18 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use rstcloud::sandbox::Sandbox;
 use rstcloud::{
-    Client, DomainRecord, Feed, Format, HashRecord, IpRecord, Lookup, SnapshotDate, UrlRecord,
+    Client, DomainRecord, Feed, Format, HashRecord, IpRecord, Lookup, RetryPolicy, SnapshotDate,
+    UrlRecord,
 };
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
 
 /// A writer into a buffer shared with the test.
 #[derive(Clone, Default)]
@@ -149,6 +153,37 @@ async fn every_endpoint_logs_its_outcome_and_no_secret() {
     assert_eq!(with("bytes="), closed.len());
     assert!(text.contains("following the snapshot redirect"));
     assert!(text.contains("storage answer"));
+
+    // A retried call: one span, the retry an event in it, the last attempt recorded.
+    Mock::given(method("GET"))
+        .and(path("/v1/auth/check"))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .mount(sandbox.api_server())
+        .await;
+    let retrying = Client::builder()
+        .api_key(sandbox.api_key())
+        .base_url(sandbox.base_url())
+        .retry(RetryPolicy::default().base_delay(Duration::from_millis(1)))
+        .build()
+        .unwrap();
+    let before = captured.text().len();
+    assert!(retrying.auth_check().await.unwrap().is_valid());
+    let text = captured.text()[before..].to_owned();
+    let retry = text
+        .lines()
+        .find(|l| l.contains("retrying"))
+        .expect("a retry event");
+    assert!(
+        retry.contains("rstcloud.request{endpoint=\"GET /auth/check\""),
+        "{retry}"
+    );
+    assert!(retry.contains("status=502"), "{retry}");
+    let close = text.lines().find(|l| l.contains(": close ")).unwrap();
+    // The fmt layer appends each recorded value, so the last attempt's come last.
+    assert!(close.contains("attempt=1 status=502"), "{close}");
+    assert!(close.contains("attempt=2 status=200"), "{close}");
+    assert!(!text.contains(Sandbox::API_KEY));
 }
 
 trait CloseLine {
