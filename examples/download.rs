@@ -1,4 +1,5 @@
-//! Downloads a snapshot to a file, written whole or not at all.
+//! Downloads a snapshot to a file, written whole or not at all, with a progress bar on a
+//! terminal and progress lines otherwise.
 //!
 //! ```text
 //! cargo run --example download -- FEED [DATE] [json|csv] [PATH] [--decompress]
@@ -7,9 +8,12 @@
 //! ```
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use rstcloud::{Feed, Format, SaveAs, SnapshotDate};
 
+#[path = "support/progress.rs"]
+mod progress;
 mod support;
 
 #[tokio::main]
@@ -55,7 +59,15 @@ async fn run() -> rstcloud::Result<()> {
             .content_length()
             .map_or_else(|| "unknown".to_owned(), |n| n.to_string())
     );
-    let saved = download.save(&path, save_as).await?;
+    let reporter = Arc::new(progress::Reporter::new());
+    let shown = reporter.clone();
+    let label = format!("{feed} {format}");
+    let saved = download
+        .on_progress(move |p| shown.update(&label, p))
+        .save(&path, save_as)
+        .await;
+    reporter.finish();
+    let saved = saved?;
     println!(
         "{}: {} bytes written ({} downloaded)",
         saved.path.display(),

@@ -21,9 +21,11 @@ use crate::error::{ApiErrorBody, Error, Result, SnapshotError, TimeoutKind, snip
 use crate::feed::{Feed, Format, SnapshotDate};
 use crate::indicator::Indicator;
 use crate::models::{AuthCheck, FeedRecord, Lookup, LookupReply, Submission, Whois};
+use crate::progress::{ProgressHook, counted};
 use crate::retry::{RetryPolicy, is_retryable_status};
 use crate::snapshot::{
-    BodyStream, Counters, CsvRows, DEFAULT_MAX_LINE_LENGTH, Records, classify_io, open_gzip,
+    BodyStream, Counters, CsvRows, DEFAULT_MAX_LINE_LENGTH, Progress, Records, classify_io,
+    open_gzip,
 };
 
 /// The API's public address.
@@ -333,6 +335,7 @@ pub struct Download {
     max_line: usize,
     read_timeout: Duration,
     attempts: u32,
+    progress: Option<ProgressHook>,
 }
 
 impl fmt::Debug for Download {
@@ -368,9 +371,47 @@ impl Download {
         redact(self.response.url())
     }
 
+    /// Reports how far the download has come to `hook`, whichever way the body is then
+    /// read: bytes received, the total when announced, and records or rows parsed.
+    /// See [`progress`](crate::progress) for when the hook is called.
+    ///
+    /// ```no_run
+    /// # async fn run(client: rstcloud::Client) -> rstcloud::Result<()> {
+    /// use futures_util::StreamExt;
+    /// use rstcloud::{DomainRecord, Feed, Format, SnapshotDate};
+    ///
+    /// let mut records = client
+    ///     .download(Feed::Domain, SnapshotDate::Latest, Format::Json)
+    ///     .await?
+    ///     .on_progress(|p| eprintln!("{} bytes, {} records", p.bytes, p.records))
+    ///     .records::<DomainRecord>()?;
+    /// while let Some(record) = records.next().await {
+    ///     println!("{}", record?.domain);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn on_progress(mut self, hook: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressHook::new(hook));
+        self
+    }
+
     /// The compressed body as it arrives, chunk by chunk.
     pub fn bytes_stream(self) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
-        body_stream(self.response, self.read_timeout, self.attempts)
+        let total = self.content_length();
+        let hook = self.progress.clone();
+        let body: BodyStream =
+            Box::pin(body_stream(self.response, self.read_timeout, self.attempts));
+        match hook {
+            Some(hook) => counted(body, Counters::with_hook(total, Some(hook))),
+            None => body,
+        }
+    }
+
+    /// The body without progress counting, for readers that count it themselves.
+    fn raw_body(self) -> (BodyStream, Arc<Counters>) {
+        let counters = Counters::with_hook(self.content_length(), self.progress);
+        let body = body_stream(self.response, self.read_timeout, self.attempts);
+        (Box::pin(body), counters)
     }
 
     /// The body as typed records of the feed's type.
@@ -391,10 +432,9 @@ impl Download {
                 ),
             ));
         }
-        let counters = Counters::new(self.content_length());
         let what = record_name(self.feed);
         let max_line = self.max_line;
-        let body = Box::pin(self.bytes_stream());
+        let (body, counters) = self.raw_body();
         Ok(Records::spawn(body, counters, max_line, what))
     }
 
@@ -410,8 +450,7 @@ impl Download {
                 "CSV rows can only be read from a CSV snapshot",
             ));
         }
-        let counters = Counters::new(self.content_length());
-        let body: BodyStream = Box::pin(self.bytes_stream());
+        let (body, counters) = self.raw_body();
         Ok(CsvRows::spawn(body, counters))
     }
 
@@ -430,8 +469,7 @@ impl Download {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let body = self.bytes_stream();
-        save_body(Box::pin(body), dir, path, save_as).await
+        save_body(Box::pin(self.bytes_stream()), dir, path, save_as).await
     }
 }
 
@@ -642,8 +680,10 @@ impl Client {
             RetryPolicy::none()
         };
         let mut attempt = 0;
+        let first_sent = Instant::now();
         loop {
             attempt += 1;
+            tracing::Span::current().record("attempt", attempt);
             let started = Instant::now();
             let request =
                 build(&self.inner.api).header(API_KEY_HEADER, self.inner.key_header.clone());
@@ -651,6 +691,10 @@ impl Client {
             let (error, wait) = match outcome {
                 Ok(response) => {
                     let status = response.status();
+                    // The span times the whole call, retries included; the event one attempt.
+                    tracing::Span::current()
+                        .record("status", status.as_u16())
+                        .record("elapsed_ms", first_sent.elapsed().as_millis() as u64);
                     tracing::debug!(
                         endpoint,
                         attempt,
@@ -716,13 +760,14 @@ impl Client {
         idempotent: bool,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<T> {
-        let span = tracing::debug_span!("rstcloud.request", endpoint);
+        let span = request_span(endpoint);
         async {
             let (response, attempts) = self.send(endpoint, idempotent, build).await?;
             let status = response.status();
             let body = read_capped(response, MAX_ANSWER_BODY)
                 .await
                 .map_err(|e| self.transport_error(endpoint, e, attempts))?;
+            tracing::Span::current().record("bytes", body.len() as u64);
             if status.is_redirection() {
                 return Err(Error::Api {
                     endpoint: endpoint.to_owned(),
@@ -771,7 +816,7 @@ impl Client {
         let endpoint = format!("HEAD /{feed}");
         let mut url = self.endpoint_url(&[feed.as_str()]);
         url.query_pairs_mut().append_pair("type", format.as_str());
-        let span = tracing::debug_span!("rstcloud.request", endpoint = %endpoint);
+        let span = request_span(&endpoint);
         async {
             let (mut response, attempts) = self
                 .send(&endpoint, true, |http| {
@@ -781,11 +826,16 @@ impl Client {
             if response.status().is_redirection() {
                 // Metadata behind a redirect is read from the storage host, without the key.
                 let location = redirect_target(&response, &endpoint, attempts)?;
+                tracing::debug!(storage = %redact(&location), "following the metadata redirect");
                 response = self
                     .storage_request(Method::HEAD, location, &endpoint)
                     .await?;
             }
-            Ok(snapshot_info(feed, format, response.headers()))
+            let info = snapshot_info(feed, format, response.headers());
+            if let Some(bytes) = info.content_length {
+                tracing::Span::current().record("bytes", bytes);
+            }
+            Ok(info)
         }
         .instrument(span)
         .await
@@ -813,7 +863,17 @@ impl Client {
         url.query_pairs_mut()
             .append_pair("date", &date.to_query_value())
             .append_pair("type", format.as_str());
-        let span = tracing::debug_span!("rstcloud.request", endpoint = %endpoint, date = %date, format = %format);
+        let span = tracing::debug_span!(
+            "rstcloud.request",
+            endpoint = %endpoint,
+            method = "GET",
+            date = %date,
+            format = %format,
+            status = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+            bytes = tracing::field::Empty,
+            elapsed_ms = tracing::field::Empty,
+        );
         async {
             let (response, attempts) = self
                 .send(&endpoint, true, |http| {
@@ -828,6 +888,10 @@ impl Client {
             } else {
                 response
             };
+            // The body is read after this span closes: the size is the announced one.
+            if let Some(bytes) = response.content_length() {
+                tracing::Span::current().record("bytes", bytes);
+            }
             Ok(Download {
                 feed,
                 format,
@@ -835,6 +899,7 @@ impl Client {
                 max_line: self.inner.max_line,
                 read_timeout: self.inner.read_timeout,
                 attempts,
+                progress: None,
             })
         }
         .instrument(span)
@@ -906,6 +971,15 @@ impl Client {
                 .request(method.clone(), url.clone())
                 .send()
                 .await;
+            if let Ok(response) = &outcome {
+                tracing::debug!(
+                    endpoint,
+                    attempt,
+                    status = response.status().as_u16(),
+                    storage = %redact(response.url()),
+                    "storage answer"
+                );
+            }
             let (error, wait) = match outcome {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
@@ -991,7 +1065,7 @@ impl Client {
         let mut url = self.endpoint_url(&["ioc"]);
         url.query_pairs_mut()
             .append_pair("value", indicator.as_str());
-        let span = tracing::debug_span!("rstcloud.request", endpoint = ENDPOINT);
+        let span = request_span(ENDPOINT);
         async {
             let outcome = self
                 .send(ENDPOINT, true, |http| {
@@ -1005,6 +1079,7 @@ impl Client {
                     let body = read_capped(response, MAX_ANSWER_BODY)
                         .await
                         .map_err(|e| self.transport_error(ENDPOINT, e, attempts))?;
+                    tracing::Span::current().record("bytes", body.len() as u64);
                     (status, body, attempts)
                 }
                 // A 404 carrying the not-found body means the same as the usual 200.
@@ -1151,6 +1226,22 @@ impl Client {
         })
         .await
     }
+}
+
+/// The span of one API call; `send` and the readers fill in the empty fields.
+fn request_span(endpoint: &str) -> tracing::Span {
+    let method = endpoint
+        .split_once(' ')
+        .map_or(endpoint, |(method, _)| method);
+    tracing::debug_span!(
+        "rstcloud.request",
+        endpoint,
+        method,
+        status = tracing::field::Empty,
+        attempt = tracing::field::Empty,
+        bytes = tracing::field::Empty,
+        elapsed_ms = tracing::field::Empty,
+    )
 }
 
 fn redirect_target(response: &Response, endpoint: &str, attempts: u32) -> Result<Url> {

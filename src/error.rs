@@ -94,6 +94,16 @@ pub enum Error {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 
+    /// Another [`Mirror`](crate::mirror::Mirror) run holds the lock on the mirror
+    /// directory; this run changed nothing.
+    #[error("the mirror at {} is being updated by another run (locked: {})", .dir.display(), .lock.display())]
+    MirrorLocked {
+        /// The mirror directory.
+        dir: std::path::PathBuf,
+        /// The lock file held by the other run.
+        lock: std::path::PathBuf,
+    },
+
     /// An argument was refused before any request was sent; no quota was spent.
     #[error("invalid {what}: {reason}")]
     InvalidInput {

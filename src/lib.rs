@@ -52,6 +52,70 @@
 //! all. [`Client::snapshot_info`] reads the newest snapshot's metadata without
 //! downloading it.
 //!
+//! # Selection
+//!
+//! [`Selection`] holds the filters integrators apply to a snapshot every day: a minimum
+//! score, a highest false-positive alarm, new or updated on the snapshot's day (`fseen`
+//! or `lseen` on the day starting at `collect`), a tag, a threat. It tests one record
+//! with [`Selection::matches`], or filters a record stream with
+//! [`RecordStreamExt::select`], which passes every error item through.
+//!
+//! ```no_run
+//! # async fn run(client: rstcloud::Client) -> rstcloud::Result<()> {
+//! use futures_util::StreamExt;
+//! use rstcloud::{DomainRecord, RecordStreamExt, Selection, SnapshotDate};
+//!
+//! let phishing = Selection::new().tag("phishing").min_score(40).new_only();
+//! let mut new_phish = client
+//!     .records::<DomainRecord>(SnapshotDate::Latest)
+//!     .await?
+//!     .select(phishing);
+//! while let Some(record) = new_phish.next().await {
+//!     println!("{}", record?.domain);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Progress
+//!
+//! [`Download::on_progress`] reports bytes received, the total when announced and the
+//! records parsed so far to a callback, whichever way the body is read; the
+//! [`progress`] module says when it is called.
+//!
+//! ```no_run
+//! # async fn run(client: rstcloud::Client) -> rstcloud::Result<()> {
+//! use rstcloud::{Feed, Format, SaveAs, SnapshotDate};
+//!
+//! client
+//!     .download(Feed::Hash, SnapshotDate::Latest, Format::Json)
+//!     .await?
+//!     .on_progress(|p| eprintln!("{} / {:?} bytes", p.bytes, p.total_bytes))
+//!     .save("hash.json.gz", SaveAs::Compressed)
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # A local mirror
+//!
+//! [`Mirror`] keeps a directory up to date with the newest snapshots of chosen feeds and
+//! formats, for a cron job: it asks `HEAD` first and downloads only what is newer than
+//! the local copy, writes each file whole or not at all, keeps a number of days, can
+//! fetch a past day, refuses to run twice at once on one directory
+//! ([`Error::MirrorLocked`]) and returns a [`MirrorReport`] of what it did, file by file.
+//! The [`mirror`] module describes the layout.
+//!
+//! ```no_run
+//! # async fn run() -> rstcloud::Result<()> {
+//! use rstcloud::{Client, Mirror};
+//!
+//! let report = Mirror::new(Client::from_env()?, "/var/lib/rstcloud")
+//!     .keep_days(14)
+//!     .run()
+//!     .await?;
+//! println!("{} fetched, {} up to date", report.fetched().count(), report.skipped().count());
+//! # Ok(()) }
+//! ```
+//!
 //! # Lookups, submissions, WHOIS
 //!
 //! [`Client::lookup`] returns [`Lookup::Found`] or [`Lookup::NotFound`]: the API answers
@@ -60,6 +124,15 @@
 //! Values are checked before any request ([`Indicator`]), so a typo spends no quota.
 //! [`Client::submit`] and [`Client::report_false_positive`] send one indicator each and
 //! are never retried. [`Client::whois`] and [`Client::whois_raw`] read WHOIS records.
+//!
+//! # Logging
+//!
+//! Every API call is a `tracing` span named `rstcloud.request` at debug level, with the
+//! endpoint, method, status, attempt, bytes and elapsed milliseconds; redirects, storage
+//! answers and retries are debug events inside it. Nothing logged carries the API key, a
+//! body, or the query string of a presigned storage URL. Install any `tracing`
+//! subscriber to see them, such as `tracing-subscriber` filtered by
+//! `RUST_LOG=rstcloud=debug`.
 //!
 //! # Errors
 //!
@@ -75,6 +148,33 @@
 //! [`RetryPolicy`]. Short calls have a total timeout; snapshot bodies have a per-read
 //! timeout instead, so a long but moving download never times out.
 //!
+//! # The sandbox
+//!
+//! With the `sandbox` feature, [`sandbox::Sandbox::start`] runs a local server that
+//! speaks this API (every endpoint, the redirect to a storage host, its S3-style errors)
+//! and serves 100 real published records of each feed. Point a client at it to test
+//! code built on this crate without a key or a network:
+//!
+//! ```
+//! # #[cfg(feature = "sandbox")]
+//! # #[tokio::main]
+//! # async fn main() -> rstcloud::Result<()> {
+//! use futures_util::StreamExt;
+//! use rstcloud::sandbox::Sandbox;
+//! use rstcloud::{Client, IpRecord, SnapshotDate};
+//!
+//! let sandbox = Sandbox::start().await;
+//! let client = Client::builder()
+//!     .api_key(sandbox.api_key())
+//!     .base_url(sandbox.base_url())
+//!     .build()?;
+//! let records = client.records::<IpRecord>(SnapshotDate::Latest).await?;
+//! assert_eq!(records.count().await, 100);
+//! # Ok(()) }
+//! # #[cfg(not(feature = "sandbox"))]
+//! # fn main() {}
+//! ```
+//!
 //! # Feature flags
 //!
 //! - `rustls` (default): TLS through rustls.
@@ -88,10 +188,13 @@ mod client;
 pub mod error;
 pub mod feed;
 mod indicator;
+pub mod mirror;
 pub mod models;
+pub mod progress;
 mod retry;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod select;
 pub mod snapshot;
 
 pub use client::{
@@ -100,11 +203,13 @@ pub use client::{
 pub use error::{ApiErrorBody, Error, Result, SnapshotError, TimeoutKind};
 pub use feed::{Feed, Format, SnapshotDate};
 pub use indicator::{Indicator, IndicatorKind};
+pub use mirror::{Mirror, MirrorEntry, MirrorOutcome, MirrorReport};
 pub use models::{
     AuthCheck, CommonFields, DomainRecord, FeedRecord, FpAlarm, HashRecord, HaveData,
     IndicatorRecord, IndicatorType, IpRecord, Lookup, Ports, Submission, UrlRecord, Whois,
 };
 pub use retry::RetryPolicy;
+pub use select::{RecordStreamExt, Selected, Selection};
 pub use snapshot::{CsvRow, CsvRows, Progress, RecordReader, Records};
 
 /// The README's code samples, compiled as doctests so that they stay true.

@@ -40,14 +40,14 @@ impl Respond for ApiResponder {
         let segments: Vec<&str> = route.split('/').collect();
         let method = request.method.as_str();
 
-        if let [segment] = segments.as_slice() {
-            if let Some(feed) = feed_named(segment) {
-                return match method {
-                    "GET" => self.snapshot_redirect(request, feed),
-                    "HEAD" => self.snapshot_head(request, feed),
-                    _ => not_found(),
-                };
-            }
+        if let [segment] = segments.as_slice()
+            && let Some(feed) = feed_named(segment)
+        {
+            return match method {
+                "GET" => self.snapshot_redirect(request, feed),
+                "HEAD" => self.snapshot_head(request, feed),
+                _ => not_found(),
+            };
         }
 
         match (method, segments.as_slice()) {

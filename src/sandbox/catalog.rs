@@ -161,10 +161,10 @@ impl Catalog {
     pub(super) fn domain_record(&self, domain: &str) -> Option<&Value> {
         let mut name = domain.trim_end_matches('.').to_ascii_lowercase();
         loop {
-            if let Some(hit) = self.indicators.get(&name) {
-                if hit.feed == Feed::Domain {
-                    return Some(&self.feeds[position(hit.feed)].records[hit.row]);
-                }
+            if let Some(hit) = self.indicators.get(&name)
+                && hit.feed == Feed::Domain
+            {
+                return Some(&self.feeds[position(hit.feed)].records[hit.row]);
             }
             let (_, parent) = name.split_once('.')?;
             if !parent.contains('.') {

@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, SnapshotError};
+use crate::progress::ProgressHook;
 
 pub use decode::RecordReader;
 pub(crate) use decode::{Carried, classify_io, open_gzip};
@@ -61,19 +62,39 @@ pub(crate) struct Counters {
     bytes: AtomicU64,
     total: AtomicU64,
     records: AtomicU64,
+    hook: Option<ProgressHook>,
 }
 
 impl Counters {
-    pub(crate) fn new(total: Option<u64>) -> Arc<Counters> {
-        let counters = Counters::default();
+    /// Counters that report every change to `hook`, starting with the empty progress.
+    pub(crate) fn with_hook(total: Option<u64>, hook: Option<ProgressHook>) -> Arc<Counters> {
+        let counters = Counters {
+            hook,
+            ..Counters::default()
+        };
         counters
             .total
             .store(total.unwrap_or(u64::MAX), Ordering::Relaxed);
+        counters.notify();
         Arc::new(counters)
     }
 
     pub(crate) fn add_bytes(&self, n: usize) {
         self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        self.notify();
+    }
+
+    pub(crate) fn add_records(&self, n: u64) {
+        if n > 0 {
+            self.records.fetch_add(n, Ordering::Relaxed);
+            self.notify();
+        }
+    }
+
+    fn notify(&self) {
+        if let Some(hook) = &self.hook {
+            hook.call(self.snapshot());
+        }
     }
 
     pub(crate) fn snapshot(&self) -> Progress {
@@ -275,7 +296,7 @@ impl<T: DeserializeOwned> Records<T> {
         self.next += 1;
         parse_line(&batch.text[start..end], line, self.what, &mut self.parsed);
         let ok = self.parsed.iter().filter(|r| r.is_ok()).count() as u64;
-        self.counters.records.fetch_add(ok, Ordering::Relaxed);
+        self.counters.add_records(ok);
         self.pending.extend(self.parsed.drain(..));
         true
     }
@@ -510,7 +531,7 @@ impl Stream for CsvRows {
         loop {
             if let Some(item) = this.pending.pop_front() {
                 if item.is_ok() {
-                    this.counters.records.fetch_add(1, Ordering::Relaxed);
+                    this.counters.add_records(1);
                 }
                 return Poll::Ready(Some(item));
             }
