@@ -1100,6 +1100,14 @@ impl Client {
                 }
                 Err(e) => return Err(e),
             };
+            if status.is_redirection() {
+                return Err(Error::Api {
+                    endpoint: ENDPOINT.to_owned(),
+                    status,
+                    body: Box::new(ApiErrorBody::parse(&body)),
+                    attempts,
+                });
+            }
             match LookupReply::from_slice(&body).map_err(|e| decode_error(ENDPOINT, &body, e))? {
                 LookupReply::Found(record) => Ok(Lookup::Found(record)),
                 LookupReply::NotFound { value } => Ok(Lookup::NotFound { value }),
@@ -1313,9 +1321,43 @@ fn storage_error(status: StatusCode, body: &[u8]) -> Error {
     Error::Storage {
         status,
         code: tag("Code"),
-        message: tag("Message"),
-        snippet: snippet(body),
+        message: tag("Message").map(|m| redact_signatures(&m)),
+        snippet: redact_signatures(&snippet(body)),
     }
+}
+
+/// Blanks out what a storage error body may echo of the presigned URL's credentials:
+/// `X-Amz-Signature=...` values and the elements S3 uses to show the signature it got.
+fn redact_signatures(text: &str) -> String {
+    let mut out = text.to_owned();
+    for element in [
+        "SignatureProvided",
+        "StringToSign",
+        "StringToSignBytes",
+        "CanonicalRequest",
+        "CanonicalRequestBytes",
+    ] {
+        let open = format!("<{element}>");
+        let close = format!("</{element}>");
+        let mut from = 0;
+        while let Some(start) = out[from..].find(&open).map(|i| from + i + open.len()) {
+            let end = out[start..].find(&close).map_or(out.len(), |i| start + i);
+            out.replace_range(start..end, "[redacted]");
+            from = start + "[redacted]".len();
+        }
+    }
+    let mut from = 0;
+    while let Some(start) = out[from..]
+        .find("X-Amz-Signature=")
+        .map(|i| from + i + "X-Amz-Signature=".len())
+    {
+        let end = out[start..]
+            .find(|c: char| matches!(c, '&' | '<' | '"' | '\'' | ' ') || c.is_whitespace())
+            .map_or(out.len(), |i| start + i);
+        out.replace_range(start..end, "[redacted]");
+        from = start + "[redacted]".len();
+    }
+    out
 }
 
 async fn read_capped(mut response: Response, cap: usize) -> reqwest::Result<Vec<u8>> {
@@ -1430,5 +1472,15 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn storage_errors_never_echo_the_signature() {
+        let body = b"<Error><Code>SignatureDoesNotMatch</Code><Message>bad sig for X-Amz-Signature=abcSIG&x=1</Message><SignatureProvided>abcSIG</SignatureProvided><StringToSign>AWS4 abcSIG</StringToSign></Error>";
+        let error = storage_error(StatusCode::FORBIDDEN, body);
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("abcSIG"), "{shown}");
+        assert!(shown.contains("SignatureDoesNotMatch"));
+        assert!(shown.contains("X-Amz-Signature=[redacted]&x=1"), "{shown}");
     }
 }

@@ -373,9 +373,14 @@ impl LookupReply {
                 value: outcome.ioc_value,
                 message,
             }),
-            _ => Ok(LookupReply::NotFound {
-                value: outcome.ioc_value.unwrap_or_default(),
-            }),
+            // A miss still names the value looked up; an answer with neither an id nor
+            // a value (`{}` from a proxy, say) is not a lookup answer at all.
+            _ => match outcome.ioc_value.filter(|v| !v.trim().is_empty()) {
+                Some(value) => Ok(LookupReply::NotFound { value }),
+                None => Err(serde::de::Error::custom(
+                    "not a lookup answer: it has neither an id nor an ioc_value",
+                )),
+            },
         }
     }
 
@@ -425,13 +430,17 @@ mod tests {
     fn a_body_without_an_id_is_a_miss() {
         let reply = classify_lookup(br#"{"ioc_value":"x","id":""}"#).unwrap();
         assert_eq!(reply, LookupReply::NotFound { value: "x".into() });
-        let reply = classify_lookup(b"{}").unwrap();
-        assert_eq!(
-            reply,
-            LookupReply::NotFound {
-                value: String::new()
-            }
-        );
+    }
+
+    #[test]
+    fn an_empty_or_foreign_answer_is_not_taken_for_a_miss() {
+        for body in [&b"{}"[..], b"[]", br#"{"ioc_value":""}"#] {
+            assert!(
+                classify_lookup(body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]
