@@ -336,6 +336,8 @@ pub struct Download {
     read_timeout: Duration,
     attempts: u32,
     progress: Option<ProgressHook>,
+    /// The client that fetched the storage URL, to ask it again for the rest of a body.
+    client: Client,
 }
 
 impl fmt::Debug for Download {
@@ -459,6 +461,13 @@ impl Download {
     /// decompressing, inflated without error. A failed download leaves no file at
     /// `path` (an older file there stays as it was).
     ///
+    /// When the connection breaks or stalls mid-body and the storage host accepts byte
+    /// ranges (`Accept-Ranges: bytes`), the rest is asked for with `Range: bytes=N-`
+    /// from the same storage URL, up to the retry policy's number of attempts, and
+    /// appended: the file is the same as from an unbroken download. An answer that is
+    /// not the requested range (the object changed, or the host ignored the range)
+    /// ends the download with the original error instead of splicing two bodies.
+    ///
     /// # Errors
     ///
     /// The body's errors ([`Error::Transport`], [`Error::Timeout`], [`Error::Snapshot`])
@@ -469,7 +478,9 @@ impl Download {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        save_body(Box::pin(self.bytes_stream()), dir, path, save_as).await
+        let resume = Resume::from_response(&self);
+        let body = self.bytes_stream();
+        save_body(Box::pin(body), resume, dir, path, save_as).await
     }
 }
 
@@ -482,9 +493,84 @@ fn record_name(feed: Feed) -> &'static str {
     }
 }
 
+/// What is needed to ask the storage host for the rest of a broken body.
+struct Resume {
+    client: Client,
+    url: Url,
+    /// The `ETag` or `Last-Modified` of the first answer, sent as `If-Range` so that a
+    /// changed object is never appended to the start of the old one.
+    validator: Option<HeaderValue>,
+    attempt: u32,
+}
+
+impl Resume {
+    /// `None` when the storage host did not announce byte ranges.
+    fn from_response(download: &Download) -> Option<Resume> {
+        let headers = download.response.headers();
+        let ranges = headers
+            .get(header::ACCEPT_RANGES)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("bytes"));
+        if !ranges {
+            return None;
+        }
+        let etag = headers
+            .get(header::ETAG)
+            .filter(|v| !v.as_bytes().starts_with(b"W/"));
+        let validator = etag.or_else(|| headers.get(header::LAST_MODIFIED)).cloned();
+        Some(Resume {
+            client: download.client.clone(),
+            url: download.response.url().clone(),
+            validator,
+            attempt: 1,
+        })
+    }
+
+    /// Asks for the body from byte `from` on, waiting between tries as the retry policy
+    /// says; `None` once its attempts are spent or the host answers anything but that
+    /// range.
+    async fn reopen(&mut self, from: u64) -> Option<BodyStream> {
+        let policy = self.client.inner.retry;
+        while self.attempt < policy.attempts() {
+            tokio::time::sleep(policy.backoff(self.attempt)).await;
+            self.attempt += 1;
+            tracing::debug!(from, attempt = self.attempt, "resuming the snapshot body");
+            let mut request = self
+                .client
+                .inner
+                .storage
+                .get(self.url.clone())
+                .header(header::RANGE, format!("bytes={from}-"));
+            if let Some(validator) = &self.validator {
+                request = request.header(header::IF_RANGE, validator.clone());
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(_) => continue,
+            };
+            if response.status() != StatusCode::PARTIAL_CONTENT
+                || range_start(response.headers()) != Some(from)
+            {
+                return None;
+            }
+            let read_timeout = self.client.inner.read_timeout;
+            return Some(Box::pin(body_stream(response, read_timeout, self.attempt)));
+        }
+        None
+    }
+}
+
+/// The first byte of a `Content-Range: bytes N-M/T` answer.
+fn range_start(headers: &HeaderMap) -> Option<u64> {
+    let value = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+    let range = value.trim().strip_prefix("bytes ")?;
+    range.split_once('-')?.0.trim().parse().ok()
+}
+
 /// Streams a storage body into a temporary file, then renames it into place.
 async fn save_body(
     mut body: BodyStream,
+    mut resume: Option<Resume>,
     dir: PathBuf,
     path: PathBuf,
     save_as: SaveAs,
@@ -543,7 +629,27 @@ async fn save_body(
             bytes_downloaded: downloaded,
         })
     });
+    let mut received = 0u64;
     while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => {
+                received += chunk.len() as u64;
+                Ok(chunk)
+            }
+            Err(error) => {
+                let next = match resume.as_mut() {
+                    Some(resume) if error.is_retryable() => resume.reopen(received).await,
+                    _ => None,
+                };
+                match next {
+                    Some(next) => {
+                        body = next;
+                        continue;
+                    }
+                    None => Err(error),
+                }
+            }
+        };
         let failed = chunk.is_err();
         if tx.send(chunk).await.is_err() || failed {
             break;
@@ -713,7 +819,7 @@ impl Client {
                     let error = Error::Api {
                         endpoint: endpoint.to_owned(),
                         status,
-                        body: Box::new(ApiErrorBody::parse(&body)),
+                        body: Box::new(self.api_error_body(&body)),
                         attempts: attempt,
                     };
                     if !retryable {
@@ -730,6 +836,12 @@ impl Client {
             tracing::debug!(endpoint, attempt, wait_ms = wait.as_millis() as u64, error = %error, "retrying");
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Parses an API error body with the key taken out, should the server echo it.
+    fn api_error_body(&self, body: &[u8]) -> ApiErrorBody {
+        let key = self.inner.key_header.to_str().unwrap_or_default();
+        ApiErrorBody::parse(&scrub(body, &[key]))
     }
 
     fn transport_error(&self, endpoint: &str, e: reqwest::Error, attempts: u32) -> Error {
@@ -772,7 +884,7 @@ impl Client {
                 return Err(Error::Api {
                     endpoint: endpoint.to_owned(),
                     status,
-                    body: Box::new(ApiErrorBody::parse(&body)),
+                    body: Box::new(self.api_error_body(&body)),
                     attempts,
                 });
             }
@@ -900,6 +1012,7 @@ impl Client {
                 read_timeout: self.inner.read_timeout,
                 attempts,
                 progress: None,
+                client: self.clone(),
             })
         }
         .instrument(span)
@@ -988,7 +1101,7 @@ impl Client {
                     let body = read_capped(response, MAX_ERROR_BODY)
                         .await
                         .unwrap_or_default();
-                    let error = storage_error(status, &body);
+                    let error = storage_error(status, &body, &url);
                     if !error.is_retryable() {
                         return Err(error);
                     }
@@ -1114,7 +1227,7 @@ impl Client {
                 LookupReply::Error { .. } => Err(Error::Api {
                     endpoint: ENDPOINT.to_owned(),
                     status,
-                    body: Box::new(ApiErrorBody::parse(&body)),
+                    body: Box::new(self.api_error_body(&body)),
                     attempts,
                 }),
             }
@@ -1309,8 +1422,25 @@ fn snapshot_info(feed: Feed, format: Format, headers: &HeaderMap) -> SnapshotInf
 }
 
 /// Reads a storage error: S3-style XML with `<Code>` and `<Message>`, or anything else.
-fn storage_error(status: StatusCode, body: &[u8]) -> Error {
-    let text = String::from_utf8_lossy(body);
+///
+/// S3 repeats the signature it was given in some errors, so every value of the presigned
+/// URL's query string is taken out of the body first.
+fn storage_error(status: StatusCode, body: &[u8], url: &Url) -> Error {
+    let values: Vec<String> = url.query_pairs().map(|(_, v)| v.into_owned()).collect();
+    let raw: Vec<&str> = url
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').map(|(_, v)| v))
+        .collect();
+    let secrets: Vec<&str> = values
+        .iter()
+        .map(String::as_str)
+        .chain(raw)
+        .filter(|v| v.len() >= 8)
+        .collect();
+    let body = scrub(body, &secrets);
+    let text = String::from_utf8_lossy(&body);
     let tag = |name: &str| {
         let open = format!("<{name}>");
         let close = format!("</{name}>");
@@ -1322,7 +1452,7 @@ fn storage_error(status: StatusCode, body: &[u8]) -> Error {
         status,
         code: tag("Code"),
         message: tag("Message").map(|m| redact_signatures(&m)),
-        snippet: redact_signatures(&snippet(body)),
+        snippet: redact_signatures(&snippet(&body)),
     }
 }
 
@@ -1356,6 +1486,34 @@ fn redact_signatures(text: &str) -> String {
             .map_or(out.len(), |i| start + i);
         out.replace_range(start..end, "[redacted]");
         from = start + "[redacted]".len();
+    }
+    out
+}
+
+/// Replaces every occurrence of each secret in `body` with `[redacted]`. Secrets shorter
+/// than four bytes are left alone: they would match ordinary text.
+fn scrub(body: &[u8], secrets: &[&str]) -> Vec<u8> {
+    let mut out = body.to_vec();
+    for secret in secrets
+        .iter()
+        .map(|s| s.as_bytes())
+        .filter(|s| s.len() >= 4)
+    {
+        if !out.windows(secret.len()).any(|w| w == secret) {
+            continue;
+        }
+        let mut scrubbed = Vec::with_capacity(out.len());
+        let mut rest = &out[..];
+        while !rest.is_empty() {
+            if rest.starts_with(secret) {
+                scrubbed.extend_from_slice(b"[redacted]");
+                rest = &rest[secret.len()..];
+            } else {
+                scrubbed.push(rest[0]);
+                rest = &rest[1..];
+            }
+        }
+        out = scrubbed;
     }
     out
 }
@@ -1465,7 +1623,8 @@ mod tests {
     #[test]
     fn storage_errors_keep_the_xml_code() {
         let body = b"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
-        match storage_error(StatusCode::FORBIDDEN, body) {
+        let url = Url::parse("https://s3.example/b/ip.json.gz?X-Amz-Signature=abc").unwrap();
+        match storage_error(StatusCode::FORBIDDEN, body, &url) {
             Error::Storage { code, message, .. } => {
                 assert_eq!(code.as_deref(), Some("AccessDenied"));
                 assert_eq!(message.as_deref(), Some("Request has expired"));
@@ -1477,7 +1636,8 @@ mod tests {
     #[test]
     fn storage_errors_never_echo_the_signature() {
         let body = b"<Error><Code>SignatureDoesNotMatch</Code><Message>bad sig for X-Amz-Signature=abcSIG&x=1</Message><SignatureProvided>abcSIG</SignatureProvided><StringToSign>AWS4 abcSIG</StringToSign></Error>";
-        let error = storage_error(StatusCode::FORBIDDEN, body);
+        let url = Url::parse("https://s3.example/b/ip.json.gz?X-Amz-Signature=other").unwrap();
+        let error = storage_error(StatusCode::FORBIDDEN, body, &url);
         let shown = format!("{error} {error:?}");
         assert!(!shown.contains("abcSIG"), "{shown}");
         assert!(shown.contains("SignatureDoesNotMatch"));
