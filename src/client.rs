@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 use url::Url;
 
-use crate::error::{ApiErrorBody, Error, Result, SnapshotError, TimeoutKind, snippet};
+use crate::error::{ApiErrorBody, Error, Result, TimeoutKind, snippet};
 use crate::feed::{Feed, Format, SnapshotDate};
 use crate::indicator::Indicator;
 use crate::models::{AuthCheck, FeedRecord, Lookup, LookupReply, Submission, Whois};
@@ -579,11 +579,13 @@ async fn save_body(
     // The file is written on a blocking thread: inflating and disk writes are both
     // blocking work.
     let writer = tokio::task::spawn_blocking(move || -> Result<SavedSnapshot> {
-        use std::io::{Read, Write};
-        let mut file = tempfile::Builder::new()
-            .prefix(".rstcloud-")
-            .suffix(".partial")
-            .tempfile_in(&dir)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".rstcloud-").suffix(".partial");
+        // A snapshot is no secret: readable by others as a plainly created file is,
+        // not private as temporary files are by default.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let mut file = builder.tempfile_in(&dir)?;
         let mut reader = ChannelBody {
             rx,
             current: Bytes::new(),
@@ -591,29 +593,18 @@ async fn save_body(
         };
         let written = match save_as {
             SaveAs::Compressed => {
-                // Check the start as the record readers do, so that an error page is
-                // never saved as a snapshot.
-                let mut head = Vec::with_capacity(2);
-                (&mut reader)
-                    .take(2)
-                    .read_to_end(&mut head)
-                    .map_err(classify_io)?;
-                if head.is_empty() {
-                    return Err(SnapshotError::Empty.into());
-                }
-                if head != [0x1f, 0x8b] {
-                    let mut more = head;
-                    (&mut reader)
-                        .take(254)
-                        .read_to_end(&mut more)
-                        .map_err(classify_io)?;
-                    return Err(SnapshotError::NotGzip {
-                        snippet: snippet(&more),
-                    }
-                    .into());
-                }
-                file.write_all(&head)?;
-                2 + std::io::copy(&mut reader, &mut file).map_err(classify_io)?
+                // The bytes are saved as served, but inflated on the way too, so that a
+                // cut, corrupt or non-gzip body is refused exactly as the record readers
+                // refuse it, instead of being saved as if it were a snapshot.
+                let mut tee = Tee {
+                    inner: &mut reader,
+                    file: file.as_file_mut(),
+                    written: 0,
+                };
+                let mut text = open_gzip(&mut tee)?;
+                std::io::copy(&mut text, &mut std::io::sink()).map_err(classify_io)?;
+                drop(text);
+                tee.written
             }
             SaveAs::Decompressed => {
                 let mut text = open_gzip(&mut reader)?;
@@ -659,6 +650,23 @@ async fn save_body(
     writer
         .await
         .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?
+}
+
+/// A reader that writes everything it reads to a file as well.
+struct Tee<'a, R> {
+    inner: R,
+    file: &'a mut std::fs::File,
+    written: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::Write;
+        let n = self.inner.read(buf)?;
+        self.file.write_all(&buf[..n])?;
+        self.written += n as u64;
+        Ok(n)
+    }
 }
 
 /// A blocking reader over body chunks sent from the async side.

@@ -570,3 +570,60 @@ async fn whois_errors_of_the_spec_are_typed() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_compressed_save_refuses_a_damaged_body_and_keeps_a_whole_one_byte_for_byte() {
+    let whole = gzip(IP_RECORDS);
+    let dir = std::env::temp_dir().join(format!("rstcloud-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let mut trailing = whole.clone();
+    trailing.extend_from_slice(b"<html>oops</html>");
+    let mut bad_crc = whole.clone();
+    let at = bad_crc.len() - 6;
+    bad_crc[at] ^= 0xff;
+    for (name, body) in [
+        ("cut", whole[..whole.len() - 10].to_vec()),
+        ("trailing", trailing),
+        ("crc", bad_crc),
+    ] {
+        let servers = setup().await;
+        mount_snapshot(&servers, "ip", "latest", "json", body).await;
+        let target = dir.join(format!("{name}.json.gz"));
+
+        let result = servers
+            .client
+            .download_to_file(
+                Feed::Ip,
+                SnapshotDate::Latest,
+                Format::Json,
+                &target,
+                rstcloud::SaveAs::Compressed,
+            )
+            .await;
+
+        assert!(
+            matches!(result, Err(Error::Snapshot(_))),
+            "{name}: {result:?}"
+        );
+        assert!(!target.exists(), "{name}: a damaged snapshot was saved");
+    }
+
+    let servers = setup().await;
+    mount_snapshot(&servers, "ip", "latest", "json", whole.clone()).await;
+    let target = dir.join("whole.json.gz");
+    let saved = servers
+        .client
+        .download_to_file(
+            Feed::Ip,
+            SnapshotDate::Latest,
+            Format::Json,
+            &target,
+            rstcloud::SaveAs::Compressed,
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.bytes_written, whole.len() as u64);
+    assert_eq!(std::fs::read(&target).unwrap(), whole);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
