@@ -560,7 +560,9 @@ pub struct CsvRows {
 impl CsvRows {
     pub(crate) fn spawn(body: BodyStream, counters: Arc<Counters>) -> Self {
         let (tx, rx) = mpsc::channel(CSV_CHANNEL);
-        spawn_decoder(body, counters.clone(), move |reader| csv_worker(reader, &tx));
+        spawn_decoder(body, counters.clone(), move |reader| {
+            csv_worker(reader, &tx)
+        });
         CsvRows {
             rx,
             pending: VecDeque::new(),
