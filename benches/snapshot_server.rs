@@ -73,7 +73,11 @@ fn generate(records: u64, out: &mut impl Write) -> std::io::Result<()> {
         let id = format!("{:08x}-{:04x}-3000-a000-{:012x}", i, i % 0xffff, i * 7919);
         let line = line
             .replace(old_v4, &v4)
-            .replacen(&format!("\"num\": {old_num}"), &format!("\"num\": {num}"), 1)
+            .replacen(
+                &format!("\"num\": {old_num}"),
+                &format!("\"num\": {num}"),
+                1,
+            )
             .replace(old_id, &id);
         out.write_all(line.as_bytes())?;
         out.write_all(b"\n")?;

@@ -38,9 +38,9 @@ pub const DEFAULT_MAX_LINE_LENGTH: usize = 16 * 1024 * 1024;
 /// Compressed chunks waiting for the inflater.
 const BODY_CHANNEL: usize = 16;
 /// Batches waiting for the stream, per parser thread.
-const BATCH_CHANNEL: usize = 2;
+const BATCH_CHANNEL: usize = 3;
 /// Batches of lines waiting for each parser thread.
-const PARSER_CHANNEL: usize = 1;
+const PARSER_CHANNEL: usize = 2;
 /// The size a batch of lines grows to before it is handed to the parser.
 const BATCH_BYTES: usize = 256 * 1024;
 /// Batches of CSV rows waiting for the stream.
