@@ -212,8 +212,39 @@ pub(crate) fn int_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::E
 
 /// A list of strings; null reads as empty and null items are skipped.
 pub(crate) fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let items: Option<Vec<Option<String>>> = de::Deserialize::deserialize(d)?;
-    Ok(items.into_iter().flatten().flatten().collect())
+    // A visitor rather than `Option<Vec<Option<String>>>` and a copy: records carry
+    // several of these lists, and the copy was a second allocation for each.
+    struct ListVisitor;
+
+    impl<'de> Visitor<'de> for ListVisitor {
+        type Value = Vec<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of strings")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<Option<String>>()? {
+                out.extend(item);
+            }
+            Ok(out)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    d.deserialize_option(ListVisitor)
 }
 
 /// A map key, borrowed from the input when it has no escapes (serde's own `Cow` always
