@@ -1,5 +1,6 @@
 //! The fields every record carries, whichever feed or lookup it comes from.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -17,7 +18,10 @@ const DAY: i64 = 86_400;
 /// Only `id` is always present in the paid feeds; the free "short" feeds carry no more
 /// than the indicator, `collect` and the tag names, so everything else has a default.
 /// Timestamps are unix seconds in UTC.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+// `Deserialize` is written by hand below: the derived one, through `flatten`, would buffer
+// every field of every record before reading it. The attributes still say how each field
+// reads; `read_field` follows them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CommonFields {
     /// The indicator's identifier: a name-based UUID, stable for one indicator, so a good
     /// key to remove duplicates. Empty in the free feeds, which carry none.
@@ -77,6 +81,63 @@ pub struct CommonFields {
     /// Top-level fields this crate does not know yet, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl CommonFields {
+    /// Reads the value of `key` from `map` into the matching field, or into `extra` when
+    /// no field matches, so that record types can read their common fields straight from
+    /// their own map. A key sent twice keeps its last value.
+    pub(crate) fn read_field<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "id" => self.id = map.next_value::<lenient::Text>()?.0,
+            "fseen" => self.fseen = map.next_value::<lenient::OptNumber<i64>>()?.0,
+            "lseen" => self.lseen = map.next_value::<lenient::OptNumber<i64>>()?.0,
+            "collect" => self.collect = map.next_value::<lenient::OptNumber<i64>>()?.0,
+            "src" => self.src = map.next_value()?,
+            "tags" => self.tags = map.next_value()?,
+            "score" => self.score = map.next_value()?,
+            "fp" => self.fp = map.next_value()?,
+            "threat" => self.threat = map.next_value::<lenient::StringList>()?.0,
+            "cve" => self.cve = map.next_value::<lenient::StringList>()?.0,
+            "industry" => self.industry = map.next_value::<lenient::StringList>()?.0,
+            "ttp" => self.ttp = map.next_value::<lenient::StringList>()?.0,
+            "title" => self.title = map.next_value()?,
+            "description" => self.description = map.next_value()?,
+            _ => {
+                let value: Value = map.next_value()?;
+                self.extra.insert(key.into_owned(), value);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for CommonFields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CommonVisitor;
+
+        impl<'de> Visitor<'de> for CommonVisitor {
+            type Value = CommonFields;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a record")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CommonFields, A::Error> {
+                let mut common = CommonFields::default();
+                while let Some(lenient::Key(key)) = map.next_key()? {
+                    common.read_field(key, &mut map)?;
+                }
+                Ok(common)
+            }
+        }
+
+        d.deserialize_map(CommonVisitor)
+    }
 }
 
 fn timestamp(seconds: Option<i64>) -> Option<OffsetDateTime> {
@@ -247,7 +308,7 @@ impl<'de> Deserialize<'de> for Tags {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tags, A::Error> {
                 let mut tags = Tags::default();
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                while let Some(lenient::Key(key)) = map.next_key()? {
                     match key.as_ref() {
                         "str" => tags.names = map.next_value::<Names>()?.0,
                         "codes" => tags.codes = map.next_value::<Codes>()?.0,
@@ -423,3 +484,57 @@ impl Ports {
         self.known().is_empty()
     }
 }
+
+/// Writes the `Deserialize` of a record type that carries [`CommonFields`]: its own fields
+/// by key, every other key through [`CommonFields::read_field`], in one pass over the map.
+/// The derived impl, through `flatten`, would first buffer every field of every record.
+///
+/// Each field names the reader it goes through (a type whose `.0` is the field's value);
+/// required fields are an error when missing, optional ones take their default.
+macro_rules! record_deserialize {
+    ($ty:ident, $expecting:literal,
+     required { $($rkey:literal => $rfield:ident: $rwire:ty),* $(,)? }
+     optional { $($okey:literal $(| $oalias:literal)* => $ofield:ident: $owire:ty),* $(,)? }) => {
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct RecordVisitor;
+
+                impl<'de> serde::de::Visitor<'de> for RecordVisitor {
+                    type Value = $ty;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str($expecting)
+                    }
+
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<$ty, A::Error> {
+                        $(let mut $rfield = None;)*
+                        $(let mut $ofield = None;)*
+                        let mut common = $crate::models::CommonFields::default();
+                        while let Some($crate::models::de::Key(key)) = map.next_key()? {
+                            match key.as_ref() {
+                                $($rkey => $rfield = Some(map.next_value::<$rwire>()?.0),)*
+                                $($okey $(| $oalias)* => {
+                                    $ofield = Some(map.next_value::<$owire>()?.0)
+                                })*
+                                _ => common.read_field(key, &mut map)?,
+                            }
+                        }
+                        Ok($ty {
+                            $($rfield: $rfield
+                                .ok_or_else(|| serde::de::Error::missing_field($rkey))?,)*
+                            $($ofield: $ofield.unwrap_or_default(),)*
+                            common,
+                        })
+                    }
+                }
+
+                d.deserialize_map(RecordVisitor)
+            }
+        }
+    };
+}
+
+pub(crate) use record_deserialize;

@@ -5,6 +5,7 @@
 //! placeholder words the API uses for "unknown" as absent. Everything is visitor based
 //! (no detour through `serde_json::Value`), because snapshots hold 10⁵ records.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -211,8 +212,99 @@ pub(crate) fn int_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::E
 
 /// A list of strings; null reads as empty and null items are skipped.
 pub(crate) fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let items: Option<Vec<Option<String>>> = de::Deserialize::deserialize(d)?;
-    Ok(items.into_iter().flatten().flatten().collect())
+    // A visitor rather than `Option<Vec<Option<String>>>` and a copy: records carry
+    // several of these lists, and the copy was a second allocation for each.
+    struct ListVisitor;
+
+    impl<'de> Visitor<'de> for ListVisitor {
+        type Value = Vec<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of strings")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<Option<String>>()? {
+                out.extend(item);
+            }
+            Ok(out)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    d.deserialize_option(ListVisitor)
+}
+
+/// A map key, borrowed from the input when it has no escapes (serde's own `Cow` always
+/// copies), so matching a record's keys allocates nothing.
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// One field read the lenient way, for hand-written visitors that read a record's map
+/// directly (`map.next_value::<Text>()?.0`) rather than through `deserialize_with`.
+macro_rules! field_reader {
+    ($($(#[$doc:meta])* $name:ident $(<$t:ident: $bound:path>)? ($out:ty) = $read:path;)*) => {$(
+        $(#[$doc])*
+        pub(crate) struct $name$(<$t>)?(pub(crate) $out);
+
+        impl<'de $(, $t: $bound)?> de::Deserialize<'de> for $name$(<$t>)? {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $read(d).map($name)
+            }
+        }
+    )*};
+}
+
+field_reader! {
+    /// See [`string`].
+    Text(String) = string;
+    /// See [`opt_text`].
+    OptText(Option<String>) = opt_text;
+    /// See [`string_list`].
+    StringList(Vec<String>) = string_list;
+    /// See [`opt_number`].
+    OptNumber<T: Number>(Option<T>) = opt_number;
+    /// Any type that reads itself.
+    Plain<T: de::DeserializeOwned>(T) = T::deserialize;
 }
 
 /// A string; null reads as empty.

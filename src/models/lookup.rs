@@ -7,7 +7,7 @@ use serde::de::Deserializer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::common::{CommonFields, Ports};
+use super::common::{CommonFields, Ports, record_deserialize};
 use super::de as lenient;
 use super::records::{Asn, Geo, ParsedUrl, RecordWhois, Related, ResolvedIps};
 
@@ -107,13 +107,41 @@ fn opt_indicator_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Indicato
     Ok(lenient::known_text(raw.as_deref()).map(IndicatorType::from_wire))
 }
 
+/// Reads `ioc_type` as [`opt_indicator_type`] does.
+struct IndicatorTypeField(Option<IndicatorType>);
+
+impl<'de> Deserialize<'de> for IndicatorTypeField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        opt_indicator_type(d).map(IndicatorTypeField)
+    }
+}
+
+record_deserialize!(IndicatorRecord, "an indicator record",
+required {}
+optional {
+    "ioc_value" => ioc_value: lenient::Text,
+    "ioc_type" => ioc_type: IndicatorTypeField,
+    "ports" => ports: lenient::Plain<Ports>,
+    "asn" => asn: lenient::Plain<Option<Asn>>,
+    "geo" => geo: lenient::Plain<Option<Geo>>,
+    "related" => related: lenient::Plain<Option<Related>>,
+    "resolved" => resolved: lenient::Plain<Option<LookupResolved>>,
+    "parsed" => parsed: lenient::Plain<Option<ParsedUrl>>,
+    "md5" => md5: lenient::OptText,
+    "sha1" => sha1: lenient::OptText,
+    "sha256" => sha256: lenient::OptText,
+    "filename" => filename: lenient::StringList,
+});
+
 /// The record a lookup returns for a known indicator.
 ///
 /// It has the fields of a feed record, but the indicator is in `ioc_value` and the parts
 /// that depend on the indicator's kind are all optional: an address has `asn` and `geo`,
 /// a domain `resolved.ip` and `resolved.whois`, a URL `parsed` and `resolved.status`, a
 /// hash its digests and file names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// `Deserialize` comes from `record_deserialize!` below, which reads the common fields
+// without `flatten`; the attributes here still drive `Serialize`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IndicatorRecord {
     /// The indicator as the API normalised it.
     #[serde(default, deserialize_with = "lenient::string")]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::PrimitiveDateTime;
 use time::macros::{date, format_description};
 
-use super::common::{CommonFields, Ports};
+use super::common::{CommonFields, Ports, record_deserialize};
 use super::de as lenient;
 use crate::feed::Feed;
 
@@ -43,7 +43,7 @@ fn ports_are_absent(ports: &Ports) -> bool {
 }
 
 /// A record of the IP feed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IpRecord {
     /// The address.
     pub ip: IpAddress,
@@ -217,7 +217,7 @@ pub struct Related {
 }
 
 /// A record of the domain feed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DomainRecord {
     /// The domain name, punycode kept as sent.
     pub domain: String,
@@ -410,7 +410,7 @@ lenient::wire_enum!(HaveData, default = Unknown, expecting = "true, false or non
 });
 
 /// A record of the URL feed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UrlRecord {
     /// The URL, percent-encoding kept as sent.
     pub url: String,
@@ -558,7 +558,7 @@ impl UrlResolved {
 }
 
 /// A record of the hash feed. Any of the three digests may be `""`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HashRecord {
     /// The MD5 digest in hex, or `""`.
     #[serde(default, deserialize_with = "lenient::string")]
@@ -614,6 +614,38 @@ impl FeedRecord for HashRecord {
     }
 }
 
+record_deserialize!(IpRecord, "an IP feed record",
+required { "ip" => ip: lenient::Plain<IpAddress> }
+optional {
+    "ports" => ports: lenient::Plain<Ports>,
+    "asn" => asn: lenient::Plain<Option<Asn>>,
+    "geo" => geo: lenient::Plain<Option<Geo>>,
+    "related" => related: lenient::Plain<Option<Related>>,
+});
+
+record_deserialize!(DomainRecord, "a domain feed record",
+required { "domain" => domain: lenient::Plain<String> }
+optional {
+    "ports" => ports: lenient::Plain<Ports>,
+    "resolved" => resolved: lenient::Plain<Option<DomainResolved>>,
+});
+
+record_deserialize!(UrlRecord, "a URL feed record",
+required { "url" => url: lenient::Plain<String> }
+optional {
+    "parsed" => parsed: lenient::Plain<Option<ParsedUrl>>,
+    "resolved" => resolved: lenient::Plain<Option<UrlResolved>>,
+});
+
+record_deserialize!(HashRecord, "a hash feed record",
+required {}
+optional {
+    "md5" => md5: lenient::Text,
+    "sha1" => sha1: lenient::Text,
+    "sha256" => sha256: lenient::Text,
+    "filename" => filename: lenient::StringList,
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,5 +679,52 @@ mod tests {
             HaveData::Other("partial".into())
         );
         assert_eq!(HaveData::Unknown.to_string(), "none");
+    }
+
+    #[test]
+    fn own_common_and_unknown_keys_each_land_in_their_place() {
+        let line = r#"{"ip":{"v4":"192.0.2.1","num":"3221225985"},"fseen":"1679011200",
+            "tags":{"str":["c2"],"codes":[8]},"new_key":{"a":1},"id":"x"}"#;
+        let record: IpRecord = serde_json::from_str(line).unwrap();
+        assert_eq!(record.ip.num, Some(3_221_225_985));
+        assert_eq!(record.fseen, Some(1_679_011_200));
+        assert!(record.has_tag("c2"));
+        assert_eq!(record.id, "x");
+        assert_eq!(record.extra["new_key"], serde_json::json!({"a": 1}));
+        let written = serde_json::to_value(&record).unwrap();
+        assert_eq!(written["new_key"], serde_json::json!({"a": 1}));
+        assert_eq!(written["ip"]["v4"], "192.0.2.1");
+    }
+
+    #[test]
+    fn a_record_without_its_indicator_is_an_error_naming_it() {
+        let err = serde_json::from_str::<IpRecord>(r#"{"id":"x"}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field `ip`"), "{err}");
+        let err = serde_json::from_str::<UrlRecord>(r#"{"url":null}"#).unwrap_err();
+        assert!(err.to_string().contains("invalid type: null"), "{err}");
+    }
+
+    #[test]
+    fn every_sample_record_reads_and_writes_back_the_same() {
+        fn round_trip<T: FeedRecord + Serialize>(text: &str) {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let record: T = serde_json::from_str(line).unwrap();
+                let again: T =
+                    serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap();
+                assert!(
+                    serde_json::to_value(&again).unwrap() == serde_json::to_value(&record).unwrap()
+                );
+            }
+        }
+        round_trip::<IpRecord>(include_str!("../sandbox/data/random100_ioc_ip_latest.json"));
+        round_trip::<DomainRecord>(include_str!(
+            "../sandbox/data/random100_ioc_domain_latest.json"
+        ));
+        round_trip::<UrlRecord>(include_str!(
+            "../sandbox/data/random100_ioc_url_latest.json"
+        ));
+        round_trip::<HashRecord>(include_str!(
+            "../sandbox/data/random100_ioc_hash_latest.json"
+        ));
     }
 }

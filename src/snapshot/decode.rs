@@ -158,7 +158,7 @@ impl<R: BufRead> LineReader<R> {
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', bytes)
 }
 
 /// Parses every JSON object on one line of a snapshot.
@@ -173,7 +173,37 @@ pub(crate) fn parse_line<T: DeserializeOwned>(
     what: &str,
     out: &mut Vec<Result<T, Error>>,
 ) {
-    let mut values = serde_json::Deserializer::from_slice(line).into_iter::<T>();
+    // One check of the whole line is much cheaper than serde_json checking every string
+    // in it, which it does when reading bytes; invalid text still gets its error there.
+    match std::str::from_utf8(line) {
+        Ok(text) => parse_values(
+            serde_json::Deserializer::from_str(text),
+            line,
+            line_no,
+            what,
+            out,
+        ),
+        Err(_) => parse_values(
+            serde_json::Deserializer::from_slice(line),
+            line,
+            line_no,
+            what,
+            out,
+        ),
+    }
+}
+
+fn parse_values<'a, R, T>(
+    de: serde_json::Deserializer<R>,
+    line: &[u8],
+    line_no: u64,
+    what: &str,
+    out: &mut Vec<Result<T, Error>>,
+) where
+    R: serde_json::de::Read<'a>,
+    T: DeserializeOwned,
+{
+    let mut values = de.into_iter::<T>();
     loop {
         let offset = values.byte_offset();
         match values.next() {

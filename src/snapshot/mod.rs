@@ -1,8 +1,11 @@
 //! Snapshot bodies as streams: typed NDJSON records and CSV rows.
 //!
-//! A snapshot is decompressed and split on a blocking thread while the caller's task
-//! parses the records, so inflating and parsing overlap. Both ends are bounded: a slow
-//! consumer holds back the download instead of piling up memory.
+//! A snapshot is decompressed and split into batches of lines on one blocking thread;
+//! the batches are dealt in turn to parser threads (one per core, up to four), and the
+//! stream takes the typed records back in the same turn, so file order is kept while
+//! inflating and parsing run side by side. The caller's task only receives records.
+//! Every channel is bounded: a slow consumer holds back the download instead of piling
+//! up memory.
 
 mod decode;
 
@@ -35,10 +38,14 @@ pub const DEFAULT_MAX_LINE_LENGTH: usize = 16 * 1024 * 1024;
 
 /// Compressed chunks waiting for the inflater.
 const BODY_CHANNEL: usize = 16;
-/// Batches of lines waiting for the parser.
-const BATCH_CHANNEL: usize = 4;
+/// Batches waiting for the stream, per parser thread.
+const BATCH_CHANNEL: usize = 3;
+/// Batches of lines waiting for each parser thread.
+const PARSER_CHANNEL: usize = 2;
 /// The size a batch of lines grows to before it is handed to the parser.
 const BATCH_BYTES: usize = 256 * 1024;
+/// Batches of CSV rows waiting for the stream.
+const CSV_CHANNEL: usize = 4;
 /// CSV rows in one batch.
 const CSV_BATCH_ROWS: usize = 512;
 
@@ -141,17 +148,11 @@ impl Read for ChannelReader {
 }
 
 /// Starts pumping `body` into a reader that a blocking thread runs `work` on.
-fn spawn_decoder<T, F>(
-    mut body: BodyStream,
-    counters: Arc<Counters>,
-    work: F,
-) -> mpsc::Receiver<Message<T>>
+fn spawn_decoder<F>(mut body: BodyStream, counters: Arc<Counters>, work: F)
 where
-    T: Send + 'static,
-    F: FnOnce(ChannelReader, &mpsc::Sender<Message<T>>) + Send + 'static,
+    F: FnOnce(ChannelReader) + Send + 'static,
 {
     let (body_tx, body_rx) = mpsc::channel(BODY_CHANNEL);
-    let (out_tx, out_rx) = mpsc::channel(BATCH_CHANNEL);
 
     tokio::spawn(async move {
         while let Some(chunk) = body.next().await {
@@ -167,14 +168,11 @@ where
     });
 
     tokio::task::spawn_blocking(move || {
-        let reader = ChannelReader {
+        work(ChannelReader {
             rx: body_rx,
             current: Bytes::new(),
-        };
-        work(reader, &out_tx);
+        })
     });
-
-    out_rx
 }
 
 /// Lines of decompressed text, stored back to back in one buffer.
@@ -183,8 +181,48 @@ struct LineBatch {
     lines: Vec<(u64, usize, usize)>,
 }
 
-fn line_worker(reader: ChannelReader, out: &mpsc::Sender<Message<LineBatch>>, max_line: usize) {
-    let send = |message| out.blocking_send(message).is_ok();
+impl LineBatch {
+    fn new() -> Self {
+        LineBatch {
+            text: Vec::with_capacity(BATCH_BYTES + 4096),
+            lines: Vec::with_capacity(512),
+        }
+    }
+}
+
+/// Batches the parsers are done with, handed back to the decoder so that it does not
+/// allocate (and fault in) a fresh quarter-megabyte buffer for every batch.
+struct BatchPool {
+    returned: std::sync::mpsc::Receiver<LineBatch>,
+}
+
+impl BatchPool {
+    fn take(&self) -> LineBatch {
+        match self.returned.try_recv() {
+            Ok(mut batch) => {
+                batch.text.clear();
+                batch.lines.clear();
+                batch
+            }
+            Err(_) => LineBatch::new(),
+        }
+    }
+}
+
+/// Gives a batch back to the pool, unless a very long line made it grow: that memory
+/// would otherwise stay held for the rest of the snapshot.
+fn give_back(pool: &std::sync::mpsc::Sender<LineBatch>, batch: LineBatch) {
+    if batch.text.capacity() <= 2 * BATCH_BYTES {
+        let _ = pool.send(batch);
+    }
+}
+
+fn line_worker(
+    reader: ChannelReader,
+    mut send: impl FnMut(Message<LineBatch>) -> bool,
+    max_line: usize,
+    pool: BatchPool,
+) {
     let text = match open_gzip(reader) {
         Ok(text) => text,
         Err(e) => {
@@ -193,18 +231,14 @@ fn line_worker(reader: ChannelReader, out: &mpsc::Sender<Message<LineBatch>>, ma
         }
     };
     let mut lines = LineReader::new(text, max_line);
-    let new_batch = || LineBatch {
-        text: Vec::with_capacity(BATCH_BYTES + 4096),
-        lines: Vec::with_capacity(512),
-    };
-    let mut batch = new_batch();
+    let mut batch = pool.take();
     loop {
         let start = batch.text.len();
         match lines.next_line(&mut batch.text) {
             Ok(Some(line)) => {
                 batch.lines.push((line, start, batch.text.len()));
                 if batch.text.len() >= BATCH_BYTES
-                    && !send(Message::Batch(std::mem::replace(&mut batch, new_batch())))
+                    && !send(Message::Batch(std::mem::replace(&mut batch, pool.take())))
                 {
                     return;
                 }
@@ -220,7 +254,7 @@ fn line_worker(reader: ChannelReader, out: &mpsc::Sender<Message<LineBatch>>, ma
                 batch.text.truncate(start);
                 let go_on = matches!(e, Error::Snapshot(SnapshotError::LineTooLong { .. }));
                 if !batch.lines.is_empty()
-                    && !send(Message::Batch(std::mem::replace(&mut batch, new_batch())))
+                    && !send(Message::Batch(std::mem::replace(&mut batch, pool.take())))
                 {
                     return;
                 }
@@ -237,6 +271,42 @@ fn line_worker(reader: ChannelReader, out: &mpsc::Sender<Message<LineBatch>>, ma
     }
 }
 
+/// How many threads parse records: one per core, up to four. Parsing costs several
+/// times more than inflating, so it is what gets spread.
+fn parser_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// Typed records parsed from one batch of lines.
+type RecordBatch<T> = Vec<Result<T, Error>>;
+
+/// Parses the batches one parser thread is given, in the order given.
+fn parse_worker<T: DeserializeOwned>(
+    mut lines: mpsc::Receiver<Message<LineBatch>>,
+    out: mpsc::Sender<Message<RecordBatch<T>>>,
+    pool: std::sync::mpsc::Sender<LineBatch>,
+    what: &'static str,
+) {
+    while let Some(message) = lines.blocking_recv() {
+        let message = match message {
+            Message::Batch(batch) => {
+                let mut records = Vec::with_capacity(batch.lines.len());
+                for &(line, start, end) in &batch.lines {
+                    parse_line(&batch.text[start..end], line, what, &mut records);
+                }
+                give_back(&pool, batch);
+                Message::Batch(records)
+            }
+            Message::Skipped(e) => Message::Skipped(e),
+            Message::Failed(e) => Message::Failed(e),
+            Message::End => Message::End,
+        };
+        if out.blocking_send(message).is_err() {
+            return;
+        }
+    }
+}
+
 /// The records of a JSON snapshot, as a [`Stream`] of `Result<T>`.
 ///
 /// Items come in file order. A record that fails to parse is an
@@ -246,59 +316,60 @@ fn line_worker(reader: ChannelReader, out: &mpsc::Sender<Message<LineBatch>>, ma
 /// truncated or corrupt gzip stream, a body that is not gzip) is the last item: the
 /// stream never ends cleanly on a body that did not end cleanly.
 pub struct Records<T> {
-    rx: mpsc::Receiver<Message<LineBatch>>,
-    batch: Option<LineBatch>,
-    next: usize,
-    pending: VecDeque<Result<T, Error>>,
-    parsed: Vec<Result<T, Error>>,
+    /// One channel per parser thread. The decoder deals its messages to the parsers in
+    /// turn, and they are taken back in the same turn, so the file order is kept.
+    parsed: Vec<mpsc::Receiver<Message<RecordBatch<T>>>>,
+    turn: usize,
+    batch: std::vec::IntoIter<Result<T, Error>>,
     what: &'static str,
     counters: Arc<Counters>,
     finished: bool,
 }
 
-impl<T: DeserializeOwned> Records<T> {
+impl<T: DeserializeOwned + Send + 'static> Records<T> {
     pub(crate) fn spawn(
         body: BodyStream,
         counters: Arc<Counters>,
         max_line: usize,
         what: &'static str,
     ) -> Self {
-        let rx = spawn_decoder(body, counters.clone(), move |reader, out| {
-            line_worker(reader, out, max_line)
+        let (pool_tx, pool_rx) = std::sync::mpsc::channel();
+        let mut to_parsers = Vec::new();
+        let mut parsed = Vec::new();
+        for _ in 0..parser_count() {
+            let (lines_tx, lines_rx) = mpsc::channel(PARSER_CHANNEL);
+            let (out_tx, out_rx) = mpsc::channel(BATCH_CHANNEL);
+            let pool = pool_tx.clone();
+            tokio::task::spawn_blocking(move || parse_worker::<T>(lines_rx, out_tx, pool, what));
+            to_parsers.push(lines_tx);
+            parsed.push(out_rx);
+        }
+        drop(pool_tx);
+
+        spawn_decoder(body, counters.clone(), move |reader| {
+            let mut turn = 0;
+            let send = |message| {
+                let sent = to_parsers[turn].blocking_send(message).is_ok();
+                turn = (turn + 1) % to_parsers.len();
+                sent
+            };
+            line_worker(reader, send, max_line, BatchPool { returned: pool_rx })
         });
         Records {
-            rx,
-            batch: None,
-            next: 0,
-            pending: VecDeque::new(),
-            parsed: Vec::new(),
+            parsed,
+            turn: 0,
+            batch: Vec::new().into_iter(),
             what,
             counters,
             finished: false,
         }
     }
+}
 
+impl<T> Records<T> {
     /// How far the download has come.
     pub fn progress(&self) -> Progress {
         self.counters.snapshot()
-    }
-
-    /// Parses the next line of the current batch into `pending`; false when the batch is
-    /// used up.
-    fn parse_next_line(&mut self) -> bool {
-        let Some(batch) = &self.batch else {
-            return false;
-        };
-        let Some(&(line, start, end)) = batch.lines.get(self.next) else {
-            self.batch = None;
-            return false;
-        };
-        self.next += 1;
-        parse_line(&batch.text[start..end], line, self.what, &mut self.parsed);
-        let ok = self.parsed.iter().filter(|r| r.is_ok()).count() as u64;
-        self.counters.add_records(ok);
-        self.pending.extend(self.parsed.drain(..));
-        true
     }
 }
 
@@ -308,28 +379,29 @@ impl<T: DeserializeOwned> Stream for Records<T> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if let Some(item) = this.pending.pop_front() {
+            if let Some(item) = this.batch.next() {
+                if item.is_ok() {
+                    this.counters.add_records(1);
+                }
                 return Poll::Ready(Some(item));
-            }
-            if this.parse_next_line() {
-                continue;
             }
             if this.finished {
                 return Poll::Ready(None);
             }
-            match this.rx.poll_recv(cx) {
+            let message = match this.parsed[this.turn].poll_recv(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Message::Batch(batch))) => {
-                    this.batch = Some(batch);
-                    this.next = 0;
-                }
-                Poll::Ready(Some(Message::Skipped(e))) => return Poll::Ready(Some(Err(e))),
-                Poll::Ready(Some(Message::Failed(e))) => {
+                Poll::Ready(message) => message,
+            };
+            this.turn = (this.turn + 1) % this.parsed.len();
+            match message {
+                Some(Message::Batch(batch)) => this.batch = batch.into_iter(),
+                Some(Message::Skipped(e)) => return Poll::Ready(Some(Err(e))),
+                Some(Message::Failed(e)) => {
                     this.finished = true;
                     return Poll::Ready(Some(Err(e)));
                 }
-                Poll::Ready(Some(Message::End)) => this.finished = true,
-                Poll::Ready(None) => {
+                Some(Message::End) => this.finished = true,
+                None => {
                     this.finished = true;
                     return Poll::Ready(Some(Err(decoder_stopped())));
                 }
@@ -508,7 +580,10 @@ pub struct CsvRows {
 
 impl CsvRows {
     pub(crate) fn spawn(body: BodyStream, counters: Arc<Counters>) -> Self {
-        let rx = spawn_decoder(body, counters.clone(), csv_worker);
+        let (tx, rx) = mpsc::channel(CSV_CHANNEL);
+        spawn_decoder(body, counters.clone(), move |reader| {
+            csv_worker(reader, &tx)
+        });
         CsvRows {
             rx,
             pending: VecDeque::new(),
