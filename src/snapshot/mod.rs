@@ -642,6 +642,48 @@ impl std::fmt::Debug for CsvRows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_keep_file_order_across_parser_threads() {
+        // Lines of about 1 KiB, so the body spans many batches and every parser thread.
+        let padding = "x".repeat(1000);
+        let mut text = String::new();
+        for n in 0..4000 {
+            if n == 2500 {
+                text.push_str(&"y".repeat(5000));
+                text.push('\n');
+            }
+            text.push_str(&format!("{{\"n\":{n},\"pad\":\"{padding}\"}}\n"));
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        let body = Bytes::from(gz.finish().unwrap());
+        let chunks: Vec<Result<Bytes, Error>> = body
+            .chunks(16 * 1024)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let stream: BodyStream = Box::pin(futures_util::stream::iter(chunks));
+
+        let records =
+            Records::<serde_json::Value>::spawn(stream, Counters::new(None), 4096, "record");
+        let items: Vec<_> = records.collect().await;
+
+        assert_eq!(items.len(), 4001);
+        assert!(matches!(
+            items[2500],
+            Err(Error::Snapshot(SnapshotError::LineTooLong {
+                line: 2501,
+                ..
+            }))
+        ));
+        let numbers: Vec<u64> = items
+            .iter()
+            .filter_map(|item| item.as_ref().ok())
+            .map(|v| v["n"].as_u64().unwrap())
+            .collect();
+        assert_eq!(numbers, (0..4000).collect::<Vec<u64>>());
+    }
 
     #[test]
     fn python_lists_read_as_lists() {
