@@ -12,11 +12,11 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 
 use futures_util::StreamExt;
-use time::format_description::well_known::Rfc3339;
 use rstcloud::models::FeedRecord;
 use rstcloud::{
     Client, DomainRecord, Feed, Format, HashRecord, IpRecord, Lookup, SnapshotDate, UrlRecord,
 };
+use time::format_description::well_known::Rfc3339;
 
 mod support;
 
