@@ -54,7 +54,7 @@
 //! # Adding expectations
 //!
 //! The sandbox's own answers are mounted with the lowest priority, so a
-//! [`Mock`](wiremock::Mock) mounted on [`Sandbox::api_server`] or
+//! [`Mock`] mounted on [`Sandbox::api_server`] or
 //! [`Sandbox::storage_server`] with the default priority takes precedence, and
 //! [`MockServer::received_requests`] lists what a service under test sent. Calling
 //! [`MockServer::reset`] removes the sandbox's answers too.
