@@ -108,7 +108,9 @@ proptest! {
             .map(|r| r.as_ref().cloned().map_err(|e| e.to_string()))
             .collect::<Result<_, _>>()
             .map_err(|e| TestCaseError::fail(format!("cut {cut}: {e}")))?;
-        prop_assert!(records.len() < RECORDS);
+        // A cut inside the gzip trailer leaves every record whole: they all arrive, and
+        // the missing checksum still ends the stream with an error, never a clean end.
+        prop_assert!(records.len() <= RECORDS);
         prop_assert_eq!(&records[..], &expected()[..records.len()]);
     }
 
