@@ -185,6 +185,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
+mod download;
 pub mod error;
 pub mod feed;
 mod indicator;
@@ -197,9 +198,8 @@ pub mod sandbox;
 pub mod select;
 pub mod snapshot;
 
-pub use client::{
-    Client, ClientBuilder, DEFAULT_BASE_URL, Download, SaveAs, SavedSnapshot, SnapshotInfo,
-};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use download::{Download, SaveAs, SavedSnapshot, SnapshotInfo};
 pub use error::{ApiErrorBody, Error, Result, SnapshotError, TimeoutKind};
 pub use feed::{Feed, Format, SnapshotDate};
 pub use indicator::{Indicator, IndicatorKind};

@@ -54,7 +54,8 @@ use serde::{Deserialize, Serialize};
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime};
 
-use crate::client::{Client, SaveAs, SnapshotInfo};
+use crate::client::Client;
+use crate::download::{SaveAs, SnapshotInfo};
 use crate::error::{Error, Result};
 use crate::feed::{Feed, Format, SnapshotDate};
 use crate::snapshot::Progress;

@@ -126,9 +126,28 @@ enum Message<T> {
 }
 
 /// Feeds body chunks from an async stream to the blocking decoder.
-struct ChannelReader {
+///
+/// An error from the body comes out of `read` as an I/O error carrying it, which
+/// [`classify_io`] turns back into the crate error.
+pub(crate) struct ChannelReader {
     rx: mpsc::Receiver<Result<Bytes, Error>>,
     current: Bytes,
+    received: u64,
+}
+
+impl ChannelReader {
+    pub(crate) fn new(rx: mpsc::Receiver<Result<Bytes, Error>>) -> Self {
+        ChannelReader {
+            rx,
+            current: Bytes::new(),
+            received: 0,
+        }
+    }
+
+    /// The bytes read so far.
+    pub(crate) fn received(&self) -> u64 {
+        self.received
+    }
 }
 
 impl Read for ChannelReader {
@@ -143,6 +162,7 @@ impl Read for ChannelReader {
         let n = buf.len().min(self.current.len());
         buf[..n].copy_from_slice(&self.current[..n]);
         self.current.advance(n);
+        self.received += n as u64;
         Ok(n)
     }
 }
@@ -167,12 +187,7 @@ where
         }
     });
 
-    tokio::task::spawn_blocking(move || {
-        work(ChannelReader {
-            rx: body_rx,
-            current: Bytes::new(),
-        })
-    });
+    tokio::task::spawn_blocking(move || work(ChannelReader::new(body_rx)));
 }
 
 /// Lines of decompressed text, stored back to back in one buffer.
@@ -665,8 +680,12 @@ mod tests {
             .collect();
         let stream: BodyStream = Box::pin(futures_util::stream::iter(chunks));
 
-        let records =
-            Records::<serde_json::Value>::spawn(stream, Counters::new(None), 4096, "record");
+        let records = Records::<serde_json::Value>::spawn(
+            stream,
+            Counters::with_hook(None, None),
+            4096,
+            "record",
+        );
         let items: Vec<_> = records.collect().await;
 
         assert_eq!(items.len(), 4001);
